@@ -1,0 +1,634 @@
+// Broker core: bootstrap, routing (RFC 3), events, life cycle, logging.
+#include "broker.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/pmi_client.hpp>
+#include <flux/version.hpp>
+
+#include "libconf/conf.hpp"
+#include "local_server.hpp"
+#include "module_host.hpp"
+#include "rexec.hpp"
+
+extern char** environ;
+
+namespace flux::broker {
+
+using json = nlohmann::json;
+
+namespace {
+
+double wall_now()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::string local_hostname()
+{
+    char buf[256] = {};
+    gethostname(buf, sizeof(buf) - 1);
+    return buf;
+}
+
+// "(vector,(0,N,PPN))" style PMI mapping -> RFC 34 taskmap JSON.
+std::string mapping_from_pmi(const std::string& pmi, uint32_t size)
+{
+    json map = json::array();
+    std::string s = pmi;
+    size_t pos = s.find("(vector,");
+    if (pos != std::string::npos) {
+        pos += 8;
+        while (true) {
+            size_t open = s.find('(', pos);
+            if (open == std::string::npos)
+                break;
+            size_t close = s.find(')', open);
+            if (close == std::string::npos)
+                break;
+            int a = 0, b = 0, c = 0;
+            if (sscanf(s.c_str() + open, "(%d,%d,%d)", &a, &b, &c) == 3)
+                map.push_back({a, b, c, 1});
+            pos = close + 1;
+        }
+    }
+    if (map.empty())
+        map.push_back({0, 1, size, 1});
+    return json{{"version", 1}, {"map", map}}.dump();
+}
+
+}  // namespace
+
+Broker::Broker(Options opts) : opts_(std::move(opts)), config_(std::make_unique<json>(json::object()))
+{
+    start_time_ = reactor_.now();
+    owner_ = getuid();
+    zctx_ = zmq_ctx_new();
+    zmq_ctx_set(zctx_, ZMQ_IO_THREADS, 1);
+    zmq_ctx_set(zctx_, ZMQ_BLOCKY, 0);
+}
+
+Broker::~Broker()
+{
+    rexec_.reset();
+    modules_.reset();
+    local_.reset();
+    overlay_.reset();
+    zmq_ctx_term(zctx_);
+}
+
+const nlohmann::json& Broker::config() const
+{
+    return *config_;
+}
+
+const char* Broker::state_name() const
+{
+    static const char* names[] = {"join", "init", "quorum", "run", "cleanup", "shutdown", "finalize", "exit"};
+    return names[static_cast<int>(state_)];
+}
+
+Result<void> Broker::load_config()
+{
+    if (!opts_.config_path.empty()) {
+        auto c = conf::load_path(opts_.config_path);
+        if (!c)
+            return std::unexpected(c.error());
+        *config_ = std::move(*c);
+    }
+    for (const auto& o : opts_.conf_overrides) {
+        if (auto r = conf::apply_override(*config_, o); !r)
+            return std::unexpected(r.error());
+    }
+    attrs_.set_internal("config.path", opts_.config_path, Attributes::readonly);
+    return {};
+}
+
+void Broker::setup_attrs()
+{
+    for (const auto& [k, v] : opts_.setattrs)
+        attrs_.set_initial(k, v);
+    if (!attrs_.get("hostname"))
+        attrs_.set_initial("hostname", local_hostname());
+    attrs_.set_internal("version", FLUX_VERSION_STRING);
+    attrs_.set_internal("broker.pid", std::to_string(getpid()));
+    attrs_.set_internal("broker.starttime", fmt::format("{:.6f}", wall_now()));
+    if (!attrs_.get("instance-level"))
+        attrs_.set_initial("instance-level", "0");
+    if (!attrs_.get("log-level"))
+        attrs_.set_initial("log-level", "6");
+    if (!attrs_.get("log-stderr-level"))
+        attrs_.set_initial("log-stderr-level", "3");
+    if (!attrs_.get("log-forward-level"))
+        attrs_.set_initial("log-forward-level", "7");
+    if (!attrs_.get("log-ring-size"))
+        attrs_.set_initial("log-ring-size", "1024");
+    log_level_ = std::max(0, parse_level(attrs_.get_or("log-level", "6")));
+    stderr_level_ = parse_level(attrs_.get_or("log-stderr-level", "3"));
+    forward_level_ = parse_level(attrs_.get_or("log-forward-level", "7"));
+    logbuf_.set_capacity(std::stoul(attrs_.get_or("log-ring-size", "1024")));
+}
+
+Result<void> Broker::bootstrap()
+{
+    // Fanout: -Stbon.fanout, -Stbon.topo=kary:N, or [tbon] fanout in config.
+    uint32_t fanout = 2;
+    if (auto f = conf::get_int(*config_, "tbon.fanout", 2); f)
+        fanout = static_cast<uint32_t>(*f);
+    else
+        return std::unexpected(f.error());
+    if (auto t = attrs_.get("tbon.topo")) {
+        if (t->rfind("kary:", 0) == 0) {
+            try {
+                fanout = static_cast<uint32_t>(std::stoul(t->substr(5)));
+            } catch (...) {
+                return fail(EINVAL, "invalid tbon.topo '" + *t + "'");
+            }
+        } else {
+            return fail(EINVAL, "unsupported tbon.topo '" + *t + "' (use kary:N)");
+        }
+    }
+    if (auto f = attrs_.get("tbon.fanout")) {
+        try {
+            fanout = static_cast<uint32_t>(std::stoul(*f));
+        } catch (...) {
+            return fail(EINVAL, "invalid tbon.fanout '" + *f + "'");
+        }
+    }
+    if (fanout < 1 || fanout > 1024)
+        return fail(EINVAL, fmt::format("tbon.fanout {} out of range 1-1024", fanout));
+    attrs_.set_internal("tbon.fanout", std::to_string(fanout));
+    attrs_.set_internal("tbon.topo", fmt::format("kary:{}", fanout));
+
+    std::string interface = attrs_.get_or("tbon.interface", "127.0.0.1");
+    std::string parent_uri;
+    std::string pmi_mapping;
+    auto pmi = PmiClient::from_env();
+    if (pmi) {
+        if (auto r = pmi->init(); !r)
+            return fail(r.error().errnum, "PMI init: " + r.error().text);
+        rank_ = static_cast<uint32_t>(pmi->rank());
+        size_ = static_cast<uint32_t>(pmi->size());
+        overlay_ = std::make_unique<Overlay>(*this, zctx_, rank_, Topology{size_, fanout});
+        auto ep = overlay_->bind(interface);
+        if (!ep)
+            return std::unexpected(ep.error());
+        if (!ep->empty()) {
+            if (auto r = pmi->put(fmt::format("flux.tbon.{}", rank_), *ep); !r)
+                return fail(r.error().errnum, "PMI put: " + r.error().text);
+        }
+        if (auto r = pmi->barrier(); !r)
+            return fail(r.error().errnum, "PMI barrier: " + r.error().text);
+        if (auto p = overlay_->topology().parent(rank_)) {
+            auto uri = pmi->get(fmt::format("flux.tbon.{}", *p));
+            if (!uri)
+                return fail(uri.error().errnum, fmt::format("PMI get parent endpoint: {}", uri.error().text));
+            parent_uri = *uri;
+        }
+        if (auto m = pmi->get("PMI_process_mapping"))
+            pmi_mapping = *m;
+        (void)pmi->finalize();
+    } else if (pmi.error().errnum != ENOENT) {
+        return fail(pmi.error().errnum, "PMI: " + pmi.error().text);
+    } else {
+        overlay_ = std::make_unique<Overlay>(*this, zctx_, 0, Topology{1, fanout});
+    }
+    attrs_.set_internal("rank", std::to_string(rank_));
+    attrs_.set_internal("size", std::to_string(size_));
+    attrs_.set_internal("broker.mapping", mapping_from_pmi(pmi_mapping, size_));
+    if (!overlay_->endpoint().empty())
+        attrs_.set_internal("tbon.endpoint", overlay_->endpoint());
+    if (!parent_uri.empty())
+        attrs_.set_internal("tbon.parent-endpoint", parent_uri);
+
+    // Run directory and local socket.
+    auto rundir = attrs_.get("rundir");
+    bool own_rundir = false;
+    if (!rundir) {
+        char tmpl[] = "/tmp/flux-XXXXXX";
+        if (!mkdtemp(tmpl))
+            return fail(errno, fmt::format("cannot create rundir: {}", strerror(errno)));
+        rundir = tmpl;
+        own_rundir = true;
+    } else if (mkdir(rundir->c_str(), 0700) < 0 && errno != EEXIST) {
+        return fail(errno, fmt::format("cannot create rundir {}: {}", *rundir, strerror(errno)));
+    }
+    attrs_.set_internal("rundir", *rundir);
+    attrs_.set_internal("broker.rundir-cleanup", own_rundir ? "1" : "0");
+    auto statedir = attrs_.get("statedir");
+    if (statedir) {
+        if (mkdir(statedir->c_str(), 0700) < 0 && errno != EEXIST)
+            return fail(errno, fmt::format("cannot create statedir {}: {}", *statedir, strerror(errno)));
+        attrs_.set_internal("statedir", *statedir);
+    }
+    bool guests = false;
+    if (auto g = conf::get_bool(*config_, "access.allow-guest-user", false); g)
+        guests = *g;
+    else
+        return std::unexpected(g.error());
+    std::string sockpath = *rundir + "/local";
+    local_ = std::make_unique<LocalServer>(*this, sockpath, guests);
+    if (auto r = local_->listen(); !r)
+        return std::unexpected(r.error());
+    attrs_.set_internal("local-uri", "local://" + sockpath);
+    for (const char* a : {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path"})
+        attrs_.freeze(a);
+
+    modules_ = std::make_unique<ModuleHost>(*this);
+    rexec_ = std::make_unique<Rexec>(*this);
+    // Built-in services.
+    for (const char* svc : {"broker", "attr", "log", "event", "service", "module", "overlay", "rexec"})
+        services_[svc] = nullptr;
+    if (!parent_uri.empty()) {
+        if (auto r = overlay_->connect(parent_uri); !r)
+            return std::unexpected(r.error());
+    }
+    return {};
+}
+
+int Broker::run()
+{
+    setup_attrs();
+    if (auto r = load_config(); !r) {
+        fmt::print(stderr, "flux-broker: {}\n", r.error().message());
+        return 1;
+    }
+    if (auto r = bootstrap(); !r) {
+        fmt::print(stderr, "flux-broker: {}\n", r.error().message());
+        return 1;
+    }
+    sigint_w_ = reactor_.signal(SIGINT, [this](int) { begin_shutdown("interrupted", 130); });
+    sigterm_w_ = reactor_.signal(SIGTERM, [this](int) { begin_shutdown("terminated", 143); });
+    overlay_->start();
+    if (rank_ == 0)
+        joined();
+    else
+        log(7, "joining parent");
+    reactor_.run();
+    set_state(State::exit);
+    if (attrs_.get_or("broker.rundir-cleanup", "0") == "1") {
+        std::error_code ec;
+        std::filesystem::remove_all(attrs_.get_or("rundir", ""), ec);
+    }
+    return exit_code_;
+}
+
+void Broker::set_state(State s)
+{
+    state_ = s;
+    attrs_.set_internal("broker.state", state_name());
+    log(7, fmt::format("state: {}", state_name()));
+}
+
+void Broker::joined()
+{
+    set_state(State::init);
+    if (auto r = modules_->load_startup_modules(); !r) {
+        log(2, "init: " + r.error().message());
+        begin_shutdown("module load failed", 1);
+        return;
+    }
+    if (rank_ != 0) {
+        set_state(State::run);
+        return;
+    }
+    set_state(State::quorum);
+    subtree_changed(overlay_->subtree_status());
+}
+
+void Broker::subtree_changed(SubtreeStatus s)
+{
+    if (rank_ == 0 && state_ == State::quorum && s == SubtreeStatus::full) {
+        set_state(State::run);
+        attrs_.set_internal("broker.quorum-time", fmt::format("{:.6f}", reactor_.now() - start_time_));
+        start_initial_program();
+    }
+}
+
+void Broker::start_initial_program()
+{
+    std::vector<std::string> argv = opts_.initial_program;
+    if (argv.empty()) {
+        const char* sh = getenv("SHELL");
+        argv.push_back(sh && *sh ? sh : "/bin/sh");
+    }
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; e++) {
+        if (strncmp(*e, "FLUX_URI=", 9) != 0)
+            envs.emplace_back(*e);
+    }
+    envs.push_back("FLUX_URI=" + attrs_.get_or("local-uri", ""));
+    std::vector<char*> av, ev;
+    for (auto& a : argv)
+        av.push_back(a.data());
+    av.push_back(nullptr);
+    for (auto& e : envs)
+        ev.push_back(e.data());
+    ev.push_back(nullptr);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t dfl;
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, av[0], nullptr, &attr, av.data(), ev.data());
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        fmt::print(stderr, "flux-broker: {}: {}\n", argv[0], strerror(rc));
+        begin_shutdown("initial program failed", rc == ENOENT ? 127 : 126);
+        return;
+    }
+    initial_pid_ = pid;
+    log(7, fmt::format("initial program started (pid {})", pid));
+    initial_w_ = reactor_.child(pid, [this](pid_t, int status) {
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        initial_pid_ = -1;
+        log(7, fmt::format("initial program exited with code {}", code));
+        begin_shutdown("initial program exited", code);
+    });
+}
+
+void Broker::begin_shutdown(const std::string& why, int exit_code)
+{
+    if (exit_code >= 0 && !exit_code_set_) {
+        exit_code_ = exit_code;
+        exit_code_set_ = true;
+    }
+    if (shutdown_started_)
+        return;
+    shutdown_started_ = true;
+    log(7, "shutdown: " + why);
+    if (initial_pid_ > 0)
+        kill(initial_pid_, SIGHUP);
+    set_state(State::cleanup);
+    set_state(State::shutdown);
+    double grace = std::stod(attrs_.get_or("broker.shutdown-timeout", "30"));
+    shutdown_timer_ = reactor_.timer(grace, 0, [this] {
+        log(3, "shutdown: timed out waiting for children");
+        finish_shutdown();
+    });
+    overlay_->shutdown_children([this] { finish_shutdown(); });
+}
+
+void Broker::finish_shutdown()
+{
+    if (state_ == State::finalize)
+        return;
+    shutdown_timer_.reset();
+    set_state(State::finalize);
+    modules_->unload_all();
+    rexec_->kill_all();
+    overlay_->say_goodbye();
+    local_.reset();
+    reactor_.stop(exit_code_);
+}
+
+void Broker::parent_lost()
+{
+    log(2, "lost connection to parent, exiting");
+    if (!shutdown_started_)
+        exit_code_ = 1, exit_code_set_ = true;
+    begin_shutdown("parent lost");
+}
+
+void Broker::parent_requested_shutdown()
+{
+    begin_shutdown("parent requested shutdown");
+}
+
+// ---- routing ---------------------------------------------------------------------
+
+void Broker::add_peer(Peer& p)
+{
+    peers_[p.id] = &p;
+}
+
+void Broker::remove_peer(Peer& p)
+{
+    auto it = peers_.find(p.id);
+    if (it != peers_.end() && it->second == &p)
+        peers_.erase(it);
+    for (auto s = services_.begin(); s != services_.end();) {
+        if (s->second == &p)
+            s = services_.erase(s);
+        else
+            ++s;
+    }
+    for (auto f = dmesg_followers_.begin(); f != dmesg_followers_.end();) {
+        if (!f->route.empty() && f->route.back() == p.id)
+            f = dmesg_followers_.erase(f);
+        else
+            ++f;
+    }
+    if (rexec_)
+        rexec_->peer_gone(p.id);
+}
+
+Result<void> Broker::service_add(const std::string& name, Peer* p)
+{
+    if (name.empty() || name.find('.') != std::string::npos)
+        return fail(EINVAL, "invalid service name '" + name + "'");
+    auto it = services_.find(name);
+    if (it != services_.end())
+        return fail(EEXIST, "service '" + name + "' is already registered");
+    services_[name] = p;
+    return {};
+}
+
+void Broker::service_remove(const std::string& name, Peer* p)
+{
+    auto it = services_.find(name);
+    if (it != services_.end() && it->second == p)
+        services_.erase(it);
+}
+
+void Broker::receive(Peer& from, Message&& m)
+{
+    switch (m.type) {
+    case MsgType::request:
+        m.route.push_back(from.id);
+        m.has_route = true;
+        route_request(std::move(m), &from);
+        break;
+    case MsgType::response: route_response(std::move(m)); break;
+    case MsgType::event:
+        if (from.kind == Peer::Kind::parent)
+            distribute_event(m);
+        break;
+    case MsgType::control: break;
+    }
+}
+
+void Broker::route_request(Message&& m, Peer* from)
+{
+    uint32_t nodeid = m.nodeid();
+    bool upstream = m.has_flag(msgflag::upstream);
+    if (nodeid == NODEID_ANY || upstream) {
+        if (!(upstream && nodeid == rank_)) {
+            auto it = services_.find(std::string(m.service()));
+            if (it != services_.end() && (it->second == nullptr || it->second != from)) {
+                deliver(it->second, std::move(m));
+                return;
+            }
+        }
+        if (rank_ == 0) {
+            respond_error(m, ENOSYS, fmt::format("No service matching {} is registered", m.topic));
+            return;
+        }
+        if (auto r = overlay_->send_parent(std::move(m)); !r)
+            log(3, "cannot forward request upstream: " + r.error().message());
+        return;
+    }
+    if (nodeid == rank_) {
+        auto it = services_.find(std::string(m.service()));
+        if (it == services_.end()) {
+            respond_error(m, ENOSYS, fmt::format("No service matching {} is registered", m.topic));
+            return;
+        }
+        deliver(it->second, std::move(m));
+        return;
+    }
+    if (nodeid >= size_) {
+        respond_error(m, EHOSTUNREACH, fmt::format("rank {} is not in this instance (size {})", nodeid, size_));
+        return;
+    }
+    (void)overlay_->send_toward(nodeid, std::move(m));
+}
+
+void Broker::deliver(Peer* to, Message&& m)
+{
+    if (!to) {
+        deliver_builtin(std::move(m));
+        return;
+    }
+    to->send(std::move(m));
+}
+
+void Broker::deliver_builtin(Message&& m)
+{
+    const auto& table = handler_table();
+    auto it = table.find(m.topic);
+    if (it == table.end()) {
+        std::string_view t(m.topic);
+        if (t.size() > 5 && t.substr(t.size() - 5) == ".ping") {
+            ping(m);
+            return;
+        }
+        respond_error(m, ENOSYS, fmt::format("Unknown method {}", m.topic));
+        return;
+    }
+    if ((m.rolemask & it->second.rolemask) == 0) {
+        respond_error(m, EPERM, fmt::format("{}: permission denied (instance owner only)", m.topic));
+        return;
+    }
+    (this->*(it->second.fn))(m);
+}
+
+void Broker::route_response(Message&& m)
+{
+    if (m.route.empty())
+        return;
+    std::string hop = std::move(m.route.back());
+    m.route.pop_back();
+    auto it = peers_.find(hop);
+    if (it == peers_.end())
+        return;  // requester went away
+    it->second->send(std::move(m));
+}
+
+void Broker::respond(const Message& req, std::string payload)
+{
+    if (req.has_flag(msgflag::noresponse))
+        return;
+    route_response(Message::response_to(req, std::move(payload)));
+}
+
+void Broker::respond_error(const Message& req, int errnum, std::string text)
+{
+    if (req.has_flag(msgflag::noresponse))
+        return;
+    route_response(Message::error_to(req, errnum, std::move(text)));
+}
+
+// ---- events ------------------------------------------------------------------------
+
+uint32_t Broker::publish(Message ev)
+{
+    ev.type = MsgType::event;
+    ev.aux1 = ++event_seq_;
+    ev.aux2 = 0;
+    ev.route.clear();
+    ev.has_route = false;
+    distribute_event(ev);
+    return ev.aux1;
+}
+
+void Broker::distribute_event(const Message& ev)
+{
+    if (rank_ != 0) {
+        if (last_event_seq_ != 0 && ev.seq() != last_event_seq_ + 1)
+            log(4, fmt::format("event: sequence gap: {} after {}", ev.seq(), last_event_seq_));
+        last_event_seq_ = ev.seq();
+    }
+    overlay_->broadcast(ev);
+    bool priv = ev.has_flag(msgflag::private_);
+    for (auto& [id, p] : peers_) {
+        if (p->kind != Peer::Kind::client && p->kind != Peer::Kind::module)
+            continue;
+        if (!p->subscribed(ev.topic))
+            continue;
+        if (priv && !(p->rolemask & role::owner) && p->userid != ev.userid)
+            continue;
+        p->send(Message(ev));
+    }
+}
+
+// ---- logging -------------------------------------------------------------------------
+
+void Broker::log(int level, std::string text, const std::string& name)
+{
+    if (level > log_level_)
+        return;
+    LogEntry e;
+    e.timestamp = wall_now();
+    e.level = level;
+    e.rank = rank_;
+    e.hostname = attrs_.get_or("hostname", "");
+    e.name = name;
+    e.message = std::move(text);
+    bool forward = rank_ != 0 && level <= forward_level_ && overlay_ && overlay_->joined();
+    if (level <= stderr_level_ && !forward)  // forwarded entries are printed by rank 0
+        fmt::print(stderr, "flux-broker[{}]: {}.{}: {}\n", rank_, e.name, level_name(level), e.message);
+    if (forward) {
+        json j{{"level", level}, {"message", e.message}, {"name", e.name}, {"rank", rank_},
+               {"hostname", e.hostname}, {"timestamp", e.timestamp}, {"forwarded", true}};
+        Message fwd = Message::request("log.append", j.dump(), NODEID_ANY, msgflag::noresponse);
+        fwd.userid = owner_;
+        fwd.rolemask = role::owner;
+        (void)overlay_->send_parent(std::move(fwd));
+    }
+    logbuf_.append(e);
+    if (!dmesg_followers_.empty())
+        dmesg_follow_push(logbuf_.entries().back());
+}
+
+}  // namespace flux::broker

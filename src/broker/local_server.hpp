@@ -1,0 +1,41 @@
+// The local connector's server side: a UNIX socket in the rundir, one
+// client peer per connection, credentials from SO_PEERCRED (RFC 3, RFC 12).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <flux/error.hpp>
+#include <flux/reactor.hpp>
+
+namespace flux::broker {
+
+class Broker;
+
+class LocalServer {
+public:
+    /// `allow_guests`: let users other than the instance owner connect
+    /// (access.allow-guest-user); they get only the user role.
+    LocalServer(Broker& b, std::string path, bool allow_guests);
+    ~LocalServer();
+    Result<void> listen();
+    size_t clients() const { return clients_.size(); }
+
+    class Client;
+
+private:
+    void on_accept();
+    void close_client(uint64_t id);
+
+    Broker& broker_;
+    std::string path_;
+    bool allow_guests_;
+    int fd_ = -1;
+    WatcherPtr w_;
+    uint64_t next_id_ = 1;
+    std::map<uint64_t, std::unique_ptr<Client>> clients_;
+    friend class Client;
+};
+
+}  // namespace flux::broker

@@ -1,0 +1,382 @@
+// Module threads: dlopen, start, status, unload handshake.
+#include "module_host.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include <atomic>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/handle.hpp>
+
+#include "broker.hpp"
+#include "libflux/paths.hpp"
+#include "libflux/zmqutil.hpp"
+
+namespace flux::broker {
+
+using json = nlohmann::json;
+using ModuleMain = int (*)(flux::Handle*, const std::vector<std::string>*);
+
+namespace {
+
+void close_zsock(void* s)
+{
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(s);
+}
+
+// Runs on the module's thread: set up the handle, run main, report status,
+// answer whatever was still queued.
+void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<std::string> args)
+{
+    // Module threads must not take the broker's signals.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+
+    auto status = [](uint32_t st, std::string text) {
+        Message m = Message::control(modctl_status, st);
+        if (!text.empty())
+            m.set_payload(std::move(text));
+        return m;
+    };
+    Handle h(connector_from_zmq(zsock));
+    h.on_control([&h](const Message& m) {
+        if (m.aux1 == modctl_shutdown)
+            h.reactor().stop(0);
+    });
+    h.add_handler(MsgType::request, name + ".ping", [&h](const Message& m) {
+        json out = json::object();
+        try {
+            if (m.has_payload && !m.payload.empty())
+                out = json::parse(m.payload);
+        } catch (...) {
+        }
+        out["route"] = m.route_string();
+        (void)h.respond(m, out.dump());
+    }, role::all);
+    bool running = false;
+    WatcherPtr started = h.reactor().prepare([&] {
+        if (!running) {
+            running = true;
+            (void)h.send(status(modstatus_running, ""));
+        }
+    });
+    int rc = -1;
+    std::string err;
+    try {
+        rc = main(&h, &args);
+        if (rc != 0)
+            err = fmt::format("module main returned {}", rc);
+    } catch (const std::exception& e) {
+        err = fmt::format("uncaught exception: {}", e.what());
+    } catch (...) {
+        err = "uncaught exception";
+    }
+    started.reset();
+    // Answer requests that will never be handled now.
+    h.reactor().stop(0);
+    h.clear_handlers();  // they may capture main's locals, gone now
+    h.add_handler(MsgType::request, "*", [&h](const Message& m) {
+        (void)h.respond_error(m, ENOSYS, "module is unloading");
+    }, role::all);
+    h.dispatch_pending();
+    (void)h.send(status(err.empty() ? modstatus_exited : modstatus_failed, err));
+}
+
+}  // namespace
+
+class ModuleHost::Module : public Peer {
+public:
+    Module(ModuleHost& host, std::string n, std::string p, void* dl, void* zs)
+        : Peer(Kind::module, n), host_(host), name_(std::move(n)), path_(std::move(p)), dl_(dl), zsock_(zs)
+    {
+        userid = host.broker_.owner();
+        rolemask = role::owner;
+    }
+    ~Module() override
+    {
+        w_.reset();
+        if (thread_.joinable())
+            thread_.join();
+        close_zsock(zsock_);
+        if (dl_)
+            dlclose(dl_);
+    }
+
+    void send(Message&& m) override { (void)zmqutil::send(zsock_, m); }
+
+    void start(ModuleMain main, std::vector<std::string> args, void* peer_sock)
+    {
+        args_ = args;
+        w_ = host_.broker_.reactor().zmq(zsock_, [this] { on_message(); });
+        thread_ = std::thread(module_thread, peer_sock, name_, main, std::move(args));
+        last_seen_ = host_.broker_.reactor().now();
+    }
+
+    void on_message()
+    {
+        Broker& b = host_.broker_;
+        for (int i = 0; i < 256; i++) {
+            auto f = zmqutil::recv_frames(zsock_);
+            if (!f || !*f)
+                return;
+            auto m = zmqutil::decode(**f);
+            if (!m)
+                continue;
+            last_seen_ = b.reactor().now();
+            if (m->is_control()) {
+                if (m->aux1 == modctl_status && status(m->aux2, m->payload))
+                    return;  // this module is being destroyed
+                continue;
+            }
+            if (m->userid == USERID_UNKNOWN) {
+                m->userid = userid;
+                m->rolemask = role::owner;
+            } else if (m->rolemask == role::none) {
+                m->rolemask = role::user;
+            }
+            if (m->is_request() || m->is_response())
+                b.receive(*this, std::move(*m));
+        }
+    }
+
+    // Returns true when the module is finished (and about to be destroyed).
+    bool status(uint32_t st, const std::string& text)
+    {
+        Broker& b = host_.broker_;
+        if (st == modstatus_running) {
+            state_ = "running";
+            for (auto& r : load_reqs_)
+                b.respond(r);
+            load_reqs_.clear();
+            b.log(7, fmt::format("module {} running", name_));
+            return false;
+        }
+        state_ = "exited";
+        if (st == modstatus_failed)
+            b.log(3, fmt::format("module {} failed: {}", name_, text), name_);
+        else
+            b.log(7, fmt::format("module {} exited", name_));
+        for (auto& r : load_reqs_)
+            b.respond_error(r, ECANCELED, fmt::format("module {} failed to start: {}", name_, text.empty() ? "exited" : text));
+        load_reqs_.clear();
+        exit_text_ = text;
+        host_.finished(*this);
+        return true;
+    }
+
+    ModuleHost& host_;
+    std::string name_, path_;
+    void* dl_;
+    void* zsock_;
+    std::thread thread_;
+    WatcherPtr w_;
+    std::string state_ = "loading";
+    std::string exit_text_;
+    double last_seen_ = 0;
+    std::vector<std::string> args_;
+    std::vector<Message> load_reqs_, remove_reqs_;
+};
+
+ModuleHost::ModuleHost(Broker& b) : broker_(b) {}
+
+ModuleHost::~ModuleHost()
+{
+    unload_all();
+}
+
+Result<std::string> ModuleHost::resolve(const std::string& name) const
+{
+    if (name.find('/') != std::string::npos)
+        return name;
+    std::vector<std::string> dirs;
+    if (const char* env = getenv("FLUX_MODULE_PATH")) {
+        std::string s = env;
+        size_t start = 0;
+        while (start <= s.size()) {
+            size_t colon = s.find(':', start);
+            std::string d = s.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+            if (!d.empty())
+                dirs.push_back(d);
+            if (colon == std::string::npos)
+                break;
+            start = colon + 1;
+        }
+    }
+    dirs.push_back(paths::module_dir());
+    for (const auto& d : dirs) {
+        std::string p = d + "/" + name + ".so";
+        struct stat st;
+        if (stat(p.c_str(), &st) == 0)
+            return p;
+    }
+    return fail(ENOENT, fmt::format("module '{}' not found in module path", name));
+}
+
+void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> args, const Message* req)
+{
+    auto reply_err = [&](int e, const std::string& text) {
+        broker_.log(3, text);
+        if (req)
+            broker_.respond_error(*req, e, text);
+    };
+    auto path = resolve(name_or_path);
+    if (!path) {
+        reply_err(path.error().errnum, path.error().text);
+        return;
+    }
+    void* dl = dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char* e = dlerror();
+        reply_err(ENOENT, fmt::format("cannot load module {}: {}", *path, e ? e : "dlopen failed"));
+        return;
+    }
+    auto main = reinterpret_cast<ModuleMain>(dlsym(dl, "flux_module_main"));
+    auto name_sym = static_cast<const char*>(dlsym(dl, "flux_module_name"));
+    if (!main) {
+        dlclose(dl);
+        reply_err(EINVAL, fmt::format("{}: not a module (no flux_module_main)", *path));
+        return;
+    }
+    std::string name;
+    if (name_sym) {
+        name = name_sym;
+    } else {
+        name = path->substr(path->rfind('/') + 1);
+        if (name.size() > 3 && name.ends_with(".so"))
+            name.resize(name.size() - 3);
+    }
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name.find('.') != std::string::npos) {
+        dlclose(dl);
+        reply_err(EINVAL, fmt::format("invalid module name '{}'", name));
+        return;
+    }
+    if (modules_.contains(name)) {
+        dlclose(dl);
+        reply_err(EEXIST, fmt::format("module {} is already loaded", name));
+        return;
+    }
+    void* ctx = broker_.zctx();
+    std::string ep = fmt::format("inproc://module-{}-{}", name, ++seq_);
+    void* mine = zmq_socket(ctx, ZMQ_PAIR);
+    void* theirs = zmq_socket(ctx, ZMQ_PAIR);
+    int hwm = 0;
+    for (void* s : {mine, theirs}) {
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    }
+    zmq_bind(mine, ep.c_str());
+    zmq_connect(theirs, ep.c_str());
+    auto mod = std::make_unique<Module>(*this, name, *path, dl, mine);
+    if (auto r = broker_.service_add(name, mod.get()); !r) {
+        close_zsock(theirs);
+        reply_err(r.error().errnum, r.error().text);
+        return;
+    }
+    broker_.add_peer(*mod);
+    if (req)
+        mod->load_reqs_.push_back(*req);
+    Module& m = *mod;
+    modules_.emplace(name, std::move(mod));
+    m.start(main, std::move(args), theirs);
+}
+
+void ModuleHost::remove(const std::string& name, const Message* req)
+{
+    auto it = modules_.find(name);
+    if (it == modules_.end()) {
+        if (req)
+            broker_.respond_error(*req, ENOENT, fmt::format("module {} is not loaded", name));
+        return;
+    }
+    Module& m = *it->second;
+    if (req)
+        m.remove_reqs_.push_back(*req);
+    m.state_ = "finalizing";
+    m.send(Message::control(modctl_shutdown, 0));
+}
+
+void ModuleHost::finished(Module& m)
+{
+    broker_.remove_peer(m);
+    auto reqs = std::move(m.remove_reqs_);
+    auto it = modules_.find(m.name_);
+    if (it == modules_.end())
+        return;
+    auto doomed = std::shared_ptr<Module>(it->second.release());
+    modules_.erase(it);
+    for (auto& r : reqs)
+        broker_.respond(r);
+    // Destroy (join the thread) outside the module's own callback.
+    broker_.reactor().defer([doomed] {});
+}
+
+std::string ModuleHost::list_json() const
+{
+    json a = json::array();
+    double now = broker_.reactor().now();
+    for (const auto& [name, m] : modules_) {
+        json svcs = json::array();
+        svcs.push_back(name);
+        a.push_back({{"name", name},
+                     {"path", m->path_},
+                     {"idle", static_cast<int>(now - m->last_seen_)},
+                     {"state", m->state_},
+                     {"services", svcs}});
+    }
+    return a.dump();
+}
+
+Result<void> ModuleHost::load_startup_modules()
+{
+    std::string list = broker_.attrs().get_or("broker.modules", "");
+    size_t start = 0;
+    while (start < list.size()) {
+        size_t comma = list.find(',', start);
+        std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!name.empty()) {
+            auto p = resolve(name);
+            if (!p)
+                return std::unexpected(p.error());
+            load(name, {}, nullptr);
+        }
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    return {};
+}
+
+void ModuleHost::unload_all()
+{
+    // Reverse load order is not tracked; unload by name, waiting for each.
+    while (!modules_.empty()) {
+        auto it = modules_.begin();
+        Module& m = *it->second;
+        m.send(Message::control(modctl_shutdown, 0));
+        if (m.thread_.joinable())
+            m.thread_.join();
+        // Take any final messages (responses, status) off its socket.
+        m.w_.reset();
+        for (;;) {
+            auto f = zmqutil::recv_frames(m.zsock_);
+            if (!f || !*f)
+                break;
+            auto msg = zmqutil::decode(**f);
+            if (msg && (msg->is_response()))
+                broker_.receive(m, std::move(*msg));
+        }
+        broker_.remove_peer(m);
+        modules_.erase(it);
+    }
+}
+
+}  // namespace flux::broker

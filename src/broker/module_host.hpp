@@ -1,0 +1,52 @@
+// Loads broker modules: one thread, handle and reactor each, joined to the
+// broker by a ZeroMQ inproc PAIR socket. Protocol: doc/dev/modules.md.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <flux/error.hpp>
+#include <flux/message.hpp>
+
+namespace flux::broker {
+
+class Broker;
+
+/// Control message types between the broker and a module.
+enum ModuleCtl : uint32_t {
+    modctl_shutdown = 100,  // broker -> module: stop your reactor
+    modctl_status = 101,    // module -> broker: status (see ModuleStatus), text in payload
+};
+enum ModuleStatus : uint32_t { modstatus_running = 1, modstatus_exited = 2, modstatus_failed = 3 };
+
+class ModuleHost {
+public:
+    explicit ModuleHost(Broker& b);
+    ~ModuleHost();
+
+    /// Start loading; `req` (if any) is answered when the module runs or fails.
+    void load(const std::string& name_or_path, std::vector<std::string> args, const Message* req);
+    /// Unload; `req` is answered once the module thread has finished.
+    void remove(const std::string& name, const Message* req);
+    /// JSON array describing the loaded modules.
+    std::string list_json() const;
+    /// Modules named by the broker.modules attribute (comma separated).
+    Result<void> load_startup_modules();
+    /// Stop every module, waiting for each thread (broker shutdown).
+    void unload_all();
+    /// Where NAME resolves: FLUX_MODULE_PATH entries, then the module dir.
+    Result<std::string> resolve(const std::string& name_or_path) const;
+
+    class Module;
+
+private:
+    void finished(Module& m);
+    Broker& broker_;
+    std::map<std::string, std::unique_ptr<Module>> modules_;
+    uint64_t seq_ = 0;
+    friend class Module;
+};
+
+}  // namespace flux::broker

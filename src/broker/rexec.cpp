@@ -1,0 +1,296 @@
+// rexec: spawn processes, stream stdout/stderr, forward stdin and signals.
+#include "rexec.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "broker.hpp"
+
+extern char** environ;
+
+namespace flux::broker {
+
+using json = nlohmann::json;
+
+struct Rexec::Proc {
+    int pid = -1;
+    Message req;  // the streaming request: responses go back along its route
+    std::string owner_hop;
+    int in_fd = -1;
+    int out_fd = -1, err_fd = -1;
+    WatcherPtr out_w, err_w, child_w;
+    bool exited = false;
+    int status = 0;
+};
+
+namespace {
+
+std::string dump(const json& j)
+{
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Rexec::Rexec(Broker& b) : broker_(b) {}
+
+Rexec::~Rexec()
+{
+    kill_all();
+}
+
+Rexec::Proc* Rexec::find(int pid)
+{
+    auto it = procs_.find(pid);
+    return it == procs_.end() ? nullptr : it->second.get();
+}
+
+void Rexec::exec(const Message& req)
+{
+    if (!req.has_flag(msgflag::streaming)) {
+        broker_.respond_error(req, EPROTO, "rexec.exec requires a streaming request");
+        return;
+    }
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+    std::string cwd;
+    bool want_stdin = false;
+    try {
+        auto j = json::parse(req.payload);
+        argv = j.at("cmd").get<std::vector<std::string>>();
+        if (j.contains("env") && j["env"].is_object()) {
+            for (auto& [k, v] : j["env"].items())
+                env.push_back(k + "=" + v.get<std::string>());
+        }
+        cwd = j.value("cwd", "");
+        want_stdin = j.value("stdin", false);
+    } catch (const std::exception& e) {
+        broker_.respond_error(req, EPROTO, fmt::format("rexec.exec: malformed request: {}", e.what()));
+        return;
+    }
+    if (argv.empty()) {
+        broker_.respond_error(req, EINVAL, "rexec.exec: empty command");
+        return;
+    }
+    if (env.empty()) {
+        for (char** e = environ; *e; e++)
+            env.emplace_back(*e);
+    }
+    int outp[2], errp[2], inp[2] = {-1, -1};
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (want_stdin && pipe2(inp, O_CLOEXEC) < 0)) {
+        broker_.respond_error(req, errno, fmt::format("rexec.exec: pipe: {}", strerror(errno)));
+        return;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (want_stdin)
+        posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    if (!cwd.empty())
+        posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t dfl;
+    sigfillset(&dfl);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    std::vector<char*> av, ev;
+    for (auto& a : argv)
+        av.push_back(a.data());
+    av.push_back(nullptr);
+    for (auto& e : env)
+        ev.push_back(e.data());
+    ev.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, av[0], &fa, &attr, av.data(), ev.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(outp[1]);
+    close(errp[1]);
+    if (want_stdin)
+        close(inp[0]);
+    if (rc != 0) {
+        close(outp[0]);
+        close(errp[0]);
+        if (want_stdin)
+            close(inp[1]);
+        broker_.respond_error(req, rc, fmt::format("{}: {}", argv[0], strerror(rc)));
+        return;
+    }
+    auto p = std::make_unique<Proc>();
+    p->pid = pid;
+    p->req = req;
+    p->owner_hop = req.route.empty() ? "" : req.route.back();
+    p->out_fd = outp[0];
+    p->err_fd = errp[0];
+    p->in_fd = want_stdin ? inp[1] : -1;
+    Proc* raw = p.get();
+    auto reader = [this, raw](int& fd, WatcherPtr& w, const char* stream) {
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        w = broker_.reactor().fd(fd, EPOLLIN, [this, raw, &fd, &w, stream](uint32_t) {
+            char buf[65536];
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+            if (n > 0) {
+                broker_.respond(raw->req, dump({{"type", "output"},
+                                                {"pid", raw->pid},
+                                                {"rank", broker_.rank()},
+                                                {"stream", stream},
+                                                {"data", std::string(buf, static_cast<size_t>(n))}}));
+                return;
+            }
+            broker_.respond(raw->req, dump({{"type", "eof"}, {"pid", raw->pid}, {"rank", broker_.rank()}, {"stream", stream}}));
+            w.reset();
+            close(fd);
+            fd = -1;
+            finish(*raw);
+        });
+    };
+    reader(p->out_fd, p->out_w, "stdout");
+    reader(p->err_fd, p->err_w, "stderr");
+    p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) {
+        raw->exited = true;
+        raw->status = status;
+        finish(*raw);
+    });
+    procs_.emplace(pid, std::move(p));
+    broker_.respond(req, dump({{"type", "started"}, {"pid", pid}, {"rank", broker_.rank()}}));
+}
+
+void Rexec::finish(Proc& p)
+{
+    if (!p.exited || p.out_fd >= 0 || p.err_fd >= 0)
+        return;
+    broker_.respond(p.req, dump({{"type", "finished"}, {"pid", p.pid}, {"rank", broker_.rank()}, {"status", p.status}}));
+    broker_.respond_error(p.req, ENODATA);
+    if (p.in_fd >= 0)
+        close(p.in_fd);
+    int pid = p.pid;
+    auto it = procs_.find(pid);
+    if (it == procs_.end())
+        return;
+    auto doomed = std::shared_ptr<Proc>(it->second.release());
+    procs_.erase(it);
+    broker_.reactor().defer([doomed] {});
+}
+
+void Rexec::kill(const Message& req)
+{
+    int pid = 0, sig = SIGTERM;
+    try {
+        auto j = json::parse(req.payload);
+        pid = j.at("pid").get<int>();
+        sig = j.value("signum", SIGTERM);
+    } catch (const std::exception& e) {
+        broker_.respond_error(req, EPROTO, fmt::format("rexec.kill: malformed request: {}", e.what()));
+        return;
+    }
+    Proc* p = find(pid);
+    if (!p || p->exited) {
+        broker_.respond_error(req, ESRCH, fmt::format("no process {} started by rexec", pid));
+        return;
+    }
+    if (::kill(-pid, sig) < 0 && ::kill(pid, sig) < 0) {
+        broker_.respond_error(req, errno, fmt::format("kill {}: {}", pid, strerror(errno)));
+        return;
+    }
+    broker_.respond(req, "{}");
+}
+
+void Rexec::write(const Message& req)
+{
+    int pid = 0;
+    std::string data;
+    bool eof = false;
+    try {
+        auto j = json::parse(req.payload);
+        pid = j.at("pid").get<int>();
+        data = j.value("data", "");
+        eof = j.value("eof", false);
+    } catch (const std::exception& e) {
+        broker_.respond_error(req, EPROTO, fmt::format("rexec.write: malformed request: {}", e.what()));
+        return;
+    }
+    Proc* p = find(pid);
+    if (!p || p->in_fd < 0) {
+        broker_.respond_error(req, ESRCH, fmt::format("process {} has no open stdin", pid));
+        return;
+    }
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(p->in_fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += static_cast<size_t>(n);
+    }
+    if (eof) {
+        close(p->in_fd);
+        p->in_fd = -1;
+    }
+    broker_.respond(req, "{}");
+}
+
+void Rexec::list(const Message& req)
+{
+    json a = json::array();
+    for (const auto& [pid, p] : procs_) {
+        json j;
+        j["pid"] = pid;
+        j["cmd"] = json::parse(p->req.payload).value("cmd", json::array());
+        a.push_back(j);
+    }
+    broker_.respond(req, json{{"procs", a}, {"rank", broker_.rank()}}.dump());
+}
+
+void Rexec::peer_gone(const std::string& id)
+{
+    for (auto& [pid, p] : procs_) {
+        if (p->owner_hop == id && !p->exited) {
+            ::kill(-pid, SIGKILL);
+            p->req.route.clear();  // nobody to answer
+        }
+    }
+}
+
+void Rexec::kill_all()
+{
+    for (auto& [pid, p] : procs_) {
+        if (!p->exited)
+            ::kill(-pid, SIGKILL);
+    }
+    for (auto& [pid, p] : procs_) {
+        if (!p->exited)
+            waitpid(pid, nullptr, 0);
+        p->out_w.reset();
+        p->err_w.reset();
+        p->child_w.reset();
+        if (p->out_fd >= 0)
+            close(p->out_fd);
+        if (p->err_fd >= 0)
+            close(p->err_fd);
+        if (p->in_fd >= 0)
+            close(p->in_fd);
+    }
+    procs_.clear();
+}
+
+}  // namespace flux::broker
