@@ -51,7 +51,7 @@ private:
     friend class Reactor;
     TimerWatcher(Reactor& r, double after, double repeat, std::function<void()> cb);
     double after_, repeat_, deadline_ = 0;
-    std::function<void()> cb_;
+    std::shared_ptr<std::function<void()>> cb_;
 };
 using TimerPtr = std::unique_ptr<TimerWatcher>;
 

@@ -274,6 +274,8 @@ int Broker::run()
     sigint_w_ = reactor_.signal(SIGINT, [this](int) { begin_shutdown("interrupted", 130); });
     sigterm_w_ = reactor_.signal(SIGTERM, [this](int) { begin_shutdown("terminated", 143); });
     overlay_->start();
+    log(6, fmt::format("boot: rank={} size={} fanout={} hostname={}", rank_, size_, overlay_->topology().fanout,
+                       attrs_.get_or("hostname", "")));
     if (rank_ == 0)
         joined();
     else
@@ -313,6 +315,7 @@ void Broker::joined()
 void Broker::subtree_changed(SubtreeStatus s)
 {
     if (rank_ == 0 && state_ == State::quorum && s == SubtreeStatus::full) {
+        log(6, fmt::format("quorum reached: {} broker(s) online after {:.3f}s", size_, reactor_.now() - start_time_));
         set_state(State::run);
         attrs_.set_internal("broker.quorum-time", fmt::format("{:.6f}", reactor_.now() - start_time_));
         start_initial_program();

@@ -85,6 +85,9 @@ void Rexec::exec(const Message& req)
         for (char** e = environ; *e; e++)
             env.emplace_back(*e);
     }
+    // Processes talk to the broker they run under, whatever the caller had.
+    std::erase_if(env, [](const std::string& e) { return e.starts_with("FLUX_URI="); });
+    env.push_back("FLUX_URI=" + broker_.attrs().get_or("local-uri", ""));
     int outp[2], errp[2], inp[2] = {-1, -1};
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (want_stdin && pipe2(inp, O_CLOEXEC) < 0)) {
         broker_.respond_error(req, errno, fmt::format("rexec.exec: pipe: {}", strerror(errno)));

@@ -71,7 +71,7 @@ void Broker::attr_get(const Message& m)
         return;
     auto v = attrs_.get(name);
     if (!v) {
-        respond_error(m, ENOENT, fmt::format("{}: attribute is not set", name));
+        respond_error(m, ENOENT);
         return;
     }
     respond(m, json{{"value", *v}, {"flags", attrs_.flags(name)}}.dump());

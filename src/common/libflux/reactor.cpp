@@ -21,6 +21,14 @@ namespace flux {
 
 namespace {
 
+// Callbacks are shared so that dispatch can hold one alive while the
+// callback destroys its own watcher.
+template <class F>
+std::shared_ptr<F> share(F f)
+{
+    return std::make_shared<F>(std::move(f));
+}
+
 enum Kind { k_fd = 1, k_timer, k_zmq, k_signal, k_child, k_prepare, k_check, k_idle };
 constexpr uint64_t SIGFD_ID = 0;
 
@@ -74,7 +82,7 @@ namespace {
 class FdWatcher : public Watcher {
 public:
     FdWatcher(Reactor& r, int fd, uint32_t events, std::function<void(uint32_t)> cb, int epfd)
-        : Watcher(r, k_fd), fd_(fd), events_(events), cb_(std::move(cb)), epfd_(epfd)
+        : Watcher(r, k_fd), fd_(fd), events_(events), cb_(share(std::move(cb))), epfd_(epfd)
     {
     }
     ~FdWatcher() override { FdWatcher::stop(); }
@@ -97,14 +105,14 @@ public:
     }
     int fd_;
     uint32_t events_;
-    std::function<void(uint32_t)> cb_;
+    std::shared_ptr<std::function<void(uint32_t)>> cb_;
     int epfd_;
 };
 
 class ZmqWatcher : public FdWatcher {
 public:
     ZmqWatcher(Reactor& r, void* sock, int zfd, std::function<void()> cb, int epfd)
-        : FdWatcher(r, zfd, EPOLLIN | EPOLLET, nullptr, epfd), sock_(sock), zcb_(std::move(cb))
+        : FdWatcher(r, zfd, EPOLLIN | EPOLLET, nullptr, epfd), sock_(sock), zcb_(share(std::move(cb)))
     {
         kind_ = k_zmq;
     }
@@ -117,24 +125,24 @@ public:
         return (events & ZMQ_POLLIN) != 0;
     }
     void* sock_;
-    std::function<void()> zcb_;
+    std::shared_ptr<std::function<void()>> zcb_;
 };
 
 class SignalWatcher : public Watcher {
 public:
     SignalWatcher(Reactor& r, int signum, std::function<void(int)> cb)
-        : Watcher(r, k_signal), signum_(signum), cb_(std::move(cb))
+        : Watcher(r, k_signal), signum_(signum), cb_(share(std::move(cb)))
     {
     }
     ~SignalWatcher() override { stop(); }
     int signum_;
-    std::function<void(int)> cb_;
+    std::shared_ptr<std::function<void(int)>> cb_;
 };
 
 class ChildWatcher : public Watcher {
 public:
     ChildWatcher(Reactor& r, pid_t pid, int pidfd, std::function<void(pid_t, int)> cb, int epfd)
-        : Watcher(r, k_child), pid_(pid), pidfd_(pidfd), cb_(std::move(cb)), epfd_(epfd)
+        : Watcher(r, k_child), pid_(pid), pidfd_(pidfd), cb_(share(std::move(cb))), epfd_(epfd)
     {
     }
     ~ChildWatcher() override
@@ -165,16 +173,16 @@ public:
     }
     pid_t pid_;
     int pidfd_;
-    std::function<void(pid_t, int)> cb_;
+    std::shared_ptr<std::function<void(pid_t, int)>> cb_;
     int epfd_;
     bool reaped_ = false;
 };
 
 class HookWatcher : public Watcher {
 public:
-    HookWatcher(Reactor& r, int kind, std::function<void()> cb) : Watcher(r, kind), cb_(std::move(cb)) {}
+    HookWatcher(Reactor& r, int kind, std::function<void()> cb) : Watcher(r, kind), cb_(share(std::move(cb))) {}
     ~HookWatcher() override { stop(); }
-    std::function<void()> cb_;
+    std::shared_ptr<std::function<void()>> cb_;
 };
 
 }  // namespace
@@ -251,7 +259,7 @@ void Watcher::stop()
 // ---- TimerWatcher --------------------------------------------------------------
 
 TimerWatcher::TimerWatcher(Reactor& r, double after, double repeat, std::function<void()> cb)
-    : Watcher(r, k_timer), after_(after), repeat_(repeat), cb_(std::move(cb))
+    : Watcher(r, k_timer), after_(after), repeat_(repeat), cb_(std::make_shared<std::function<void()>>(std::move(cb)))
 {
 }
 
@@ -326,12 +334,13 @@ void Reactor::stop(int rc)
 
 int Reactor::run()
 {
-    stopped_ = false;
-    rc_ = 0;
+    // A stop() that came before run() still counts: return at once.
     while (!stopped_ && impl_->nactive > 0)
         run_once();
+    int rc = rc_;
     stopped_ = false;
-    return rc_;
+    rc_ = 0;
+    return rc;
 }
 
 void Reactor::run_once(bool nowait)
@@ -345,7 +354,10 @@ void Reactor::run_once(bool nowait)
         for (uint64_t id : copy) {
             auto it = im.all.find(id);
             if (it != im.all.end() && it->second->active())
-                static_cast<HookWatcher*>(it->second)->cb_();
+            {
+                auto cb = static_cast<HookWatcher*>(it->second)->cb_;
+                (*cb)();
+            }
         }
     };
     call_hooks(im.prepares);
@@ -380,7 +392,10 @@ void Reactor::run_once(bool nowait)
                 for (uint64_t wid : ids) {
                     auto it = im.all.find(wid);
                     if (it != im.all.end() && it->second->active())
-                        static_cast<SignalWatcher*>(it->second)->cb_(sig);
+                    {
+                        auto cb = static_cast<SignalWatcher*>(it->second)->cb_;
+                        (*cb)(sig);
+                    }
                 }
             }
             continue;
@@ -390,7 +405,8 @@ void Reactor::run_once(bool nowait)
             continue;
         Watcher* w = it->second;
         if (w->kind_ == k_fd) {
-            static_cast<FdWatcher*>(w)->cb_(evs[i].events);
+            auto cb = static_cast<FdWatcher*>(w)->cb_;
+            (*cb)(evs[i].events);
         } else if (w->kind_ == k_child) {
             auto* cw = static_cast<ChildWatcher*>(w);
             int status = 0;
@@ -398,7 +414,8 @@ void Reactor::run_once(bool nowait)
             if (r == cw->pid_ || (r < 0 && errno == ECHILD)) {
                 cw->stop();
                 cw->reaped_ = true;
-                cw->cb_(cw->pid_, r < 0 ? 0 : status);
+                auto cb = cw->cb_;
+                (*cb)(cw->pid_, r < 0 ? 0 : status);
             }
         }
         // zmq watchers: edge wake-up only; readiness is checked below.
@@ -421,7 +438,8 @@ void Reactor::run_once(bool nowait)
             tw->active_ = false;
             im.nactive--;
         }
-        tw->cb_();
+        auto cb = tw->cb_;
+        (*cb)();
     }
     if (!im.zmqs.empty()) {
         std::vector<uint64_t> copy = im.zmqs;
@@ -431,7 +449,10 @@ void Reactor::run_once(bool nowait)
                 continue;
             auto* zw = static_cast<ZmqWatcher*>(it->second);
             if (zw->readable())
-                zw->zcb_();
+            {
+                auto cb = zw->zcb_;
+                (*cb)();
+            }
         }
     }
     call_hooks(im.checks);

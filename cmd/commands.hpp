@@ -1,0 +1,21 @@
+// The built-in subcommands of `flux`, one file each.
+#pragma once
+
+namespace flux::cmd {
+
+int start(int argc, char** argv);
+int getattr(int argc, char** argv);
+int setattr(int argc, char** argv);
+int lsattr(int argc, char** argv);
+int module(int argc, char** argv);
+int ping(int argc, char** argv);
+int dmesg(int argc, char** argv);
+int overlay(int argc, char** argv);
+int uptime(int argc, char** argv);
+int shutdown(int argc, char** argv);
+int version(int argc, char** argv);
+int event(int argc, char** argv);
+int exec(int argc, char** argv);
+int logger(int argc, char** argv);
+
+}  // namespace flux::cmd
