@@ -27,9 +27,9 @@ struct Node {
 // Ask `rank` for its view and recurse into online children; children that
 // are lost or offline are shown with their descendants presumed the same.
 Node probe(Handle& h, uint32_t rank, const std::string& presumed, double timeout, uint32_t fanout, uint32_t size,
-           bool ghost)
+           bool ghost, const std::string& host = "")
 {
-    Node n{rank, "", presumed, {}};
+    Node n{rank, host, presumed, {}};
     if (presumed.empty()) {
         auto r = h.rpc("overlay.health", "{}", rank).get(timeout);
         if (!r) {
@@ -41,7 +41,8 @@ Node probe(Handle& h, uint32_t rank, const std::string& presumed, double timeout
             for (const auto& c : j["children"]) {
                 std::string st = c.value("status", "offline");
                 bool down = st == "lost" || st == "offline";
-                n.kids.push_back(probe(h, c["rank"].get<uint32_t>(), down ? st : "", timeout, fanout, size, ghost));
+                n.kids.push_back(probe(h, c["rank"].get<uint32_t>(), down ? st : "", timeout, fanout, size, ghost,
+                                       c.value("hostname", "")));
             }
             return n;
         }

@@ -119,8 +119,10 @@ public:
     Result<uint32_t> rank();
     Result<uint32_t> size();
 
-    /// Log to the broker's ring (syslog levels: 0 emerg .. 7 debug).
+    /// Log to the broker's ring (syslog levels: 0 emerg .. 7 debug), under
+    /// the name given to set_log_name() (default "client").
     void log(int level, std::string_view text);
+    void set_log_name(std::string name) { log_name_ = std::move(name); }
 
     /// Dispatch everything that is waiting, without blocking.
     void dispatch_pending();
@@ -141,6 +143,7 @@ private:
     std::function<void(const Error&)> disconnect_cb_;
     bool lost_ = false;
     std::optional<uint32_t> rank_, size_;
+    std::string log_name_ = "client";
     friend class Future;
 };
 

@@ -48,6 +48,7 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
         return m;
     };
     Handle h(connector_from_zmq(zsock));
+    h.set_log_name(name);
     h.on_control([&h](const Message& m) {
         if (m.aux1 == modctl_shutdown)
             h.reactor().stop(0);
@@ -224,9 +225,9 @@ Result<std::string> ModuleHost::resolve(const std::string& name) const
 void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> args, const Message* req)
 {
     auto reply_err = [&](int e, const std::string& text) {
-        broker_.log(3, text);
-        if (req)
+        if (req)  // the requester is told; the log keeps a quiet note
             broker_.respond_error(*req, e, text);
+        broker_.log(req ? 7 : 3, text);
     };
     auto path = resolve(name_or_path);
     if (!path) {

@@ -79,6 +79,7 @@ const char* subtree_status_name(SubtreeStatus s)
 struct Overlay::Child {
     uint32_t rank = 0;
     std::string ident;
+    std::string hostname;  // from its hello
     ChildState state = ChildState::offline;
     SubtreeStatus subtree = SubtreeStatus::offline;
     double last_seen = 0;
@@ -224,6 +225,7 @@ Result<void> Overlay::connect(const std::string& parent_uri)
     dealer_w_ = broker_.reactor().zmq(dealer_, [this] { on_dealer(); });
     parent_seen_ = broker_.reactor().now();
     auto hello = Message::control(ctl_hello, rank_);
+    hello.set_payload(broker_.attrs().get_or("hostname", ""));
     return send_parent(std::move(hello));
 }
 
@@ -349,6 +351,7 @@ void Overlay::child_control(Child& c, const Message& m)
             return;
         }
         (void)zmqutil::send(router_, Message::control(ctl_hello, c.rank), &c.ident);
+        c.hostname = m.payload;
         set_child_state(c, ChildState::online, "");
         break;
     case ctl_keepalive:
@@ -554,6 +557,12 @@ Overlay::ChildState Overlay::child_state(uint32_t rank) const
 {
     auto it = children_.find(rank);
     return it == children_.end() ? ChildState::offline : it->second->state;
+}
+
+std::string Overlay::child_hostname(uint32_t rank) const
+{
+    auto it = children_.find(rank);
+    return it == children_.end() ? std::string() : it->second->hostname;
 }
 
 SubtreeStatus Overlay::child_subtree(uint32_t rank) const

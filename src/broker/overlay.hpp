@@ -77,6 +77,8 @@ public:
     uint32_t rank() const { return rank_; }
     ChildState child_state(uint32_t child) const;
     SubtreeStatus child_subtree(uint32_t child) const;
+    /// The hostname a child gave in its hello ("" if it never joined).
+    std::string child_hostname(uint32_t child) const;
     std::vector<uint32_t> children() const { return topo_.children(rank_); }
     size_t dropped() const { return dropped_; }
     const std::string& endpoint() const { return endpoint_; }

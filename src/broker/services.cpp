@@ -368,7 +368,7 @@ void Broker::overlay_health(const Message& m)
         case Overlay::ChildState::lost: st = "lost"; break;
         default: break;
         }
-        kids.push_back({{"rank", c}, {"status", st}});
+        kids.push_back({{"rank", c}, {"status", st}, {"hostname", overlay_->child_hostname(c)}});
     }
     respond(m, json{{"rank", rank_},
                     {"hostname", attrs_.get_or("hostname", "")},

@@ -431,7 +431,7 @@ Result<uint32_t> Handle::size()
 
 void Handle::log(int level, std::string_view text)
 {
-    json req{{"level", level}, {"message", text}};
+    json req{{"level", level}, {"message", text}, {"name", log_name_}};
     (void)rpc("log.append", req.dump(), NODEID_ANY, msgflag::noresponse);
 }
 

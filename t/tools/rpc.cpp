@@ -1,0 +1,38 @@
+// Test tool: send one request and print the response payload.
+//
+//   rpc [-r RANK] TOPIC [PAYLOAD]
+// Exits 0 on success; on an error response prints "errnum: text" to stderr
+// and exits with 1.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <flux/handle.hpp>
+
+int main(int argc, char** argv)
+{
+    uint32_t nodeid = flux::NODEID_ANY;
+    int i = 1;
+    if (i + 1 < argc && std::string(argv[i]) == "-r") {
+        nodeid = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
+        i += 2;
+    }
+    if (i >= argc) {
+        std::fprintf(stderr, "Usage: rpc [-r RANK] TOPIC [PAYLOAD]\n");
+        return 2;
+    }
+    std::string topic = argv[i++];
+    std::string payload = i < argc ? argv[i] : "";
+    auto h = flux::Handle::open();
+    if (!h) {
+        std::fprintf(stderr, "rpc: %s\n", h.error().message().c_str());
+        return 1;
+    }
+    auto r = (*h)->rpc(topic, payload, nodeid).get(30);
+    if (!r) {
+        std::fprintf(stderr, "%d: %s\n", r.error().errnum, r.error().message().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->payload.c_str());
+    return 0;
+}
