@@ -109,6 +109,9 @@ public:
             if (!mkdtemp(tmpl))
                 die(CMD, fmt::format("cannot create rundir: {}", strerror(errno)));
             base = tmpl;
+            // Traversable, so a broker configured for guests can expose its
+            // socket; each broker's own rundir stays 0700 otherwise.
+            chmod(base.c_str(), 0755);
         } else if (mkdir(base.c_str(), 0700) < 0 && errno != EEXIST) {
             die(CMD, fmt::format("{}: {}", base, strerror(errno)));
         }
@@ -143,8 +146,8 @@ public:
                 if (WTERMSIG(b0.status) != SIGKILL || !killed_)
                     errorf(CMD, fmt::format("broker rank 0 died: {}", strsignal(WTERMSIG(b0.status))));
             }
-            if (pmi_abort_)
-                code = code ? code : 1;
+            if (pmi_abort_ || startup_failed_)
+                code = 1;
         }
         if (own_rundir) {
             std::error_code ec;
@@ -243,6 +246,13 @@ private:
         running_--;
         if (o_.verbose)
             fmt::print(stderr, "flux-start: rank {} exited (status {:#x})\n", rank, status);
+        if (pmi_.barriers_completed() == 0 && running_ > 0 && !killed_) {
+            // A broker died during bootstrap: the others would wait forever
+            // at the PMI barrier.
+            errorf(CMD, fmt::format("broker rank {} exited during start-up; stopping the others", rank));
+            startup_failed_ = true;
+            kill_all(SIGKILL);
+        }
         if (rank == 0 && running_ > 0) {
             // The others should follow rank 0 promptly; don't wait forever.
             exit_timer_ = r_.timer(o_.exit_timeout, 0, [this] {
@@ -284,6 +294,7 @@ private:
     int signals_ = 0;
     bool killed_ = false;
     bool pmi_abort_ = false;
+    bool startup_failed_ = false;
     TimerPtr exit_timer_;
     WatcherPtr sigint_, sigterm_;
 };
@@ -296,10 +307,11 @@ int start(int argc, char** argv)
     CLI::App app{"Bootstrap a local Flux instance", "flux start"};
     app.add_option("-s,--test-size", o.size, "Start N brokers on this host (test instance)")->check(CLI::Range(1, 100000));
     app.add_option("--test-hosts", o.test_hosts, "Set the hostname attribute of each broker from HOSTLIST");
-    app.add_option("-o,--broker-opts", o.broker_opts, "Add comma-separated options to each broker's command line");
-    app.add_option("-S,--setattr", o.setattrs, "Set broker attribute ATTR=VAL");
+    app.add_option("-o,--broker-opts", o.broker_opts, "Add comma-separated options to each broker's command line")
+        ->allow_extra_args(false);
+    app.add_option("-S,--setattr", o.setattrs, "Set broker attribute ATTR=VAL")->allow_extra_args(false);
     app.add_option("-c,--config-path", o.config_path, "Broker configuration: a TOML file or directory");
-    app.add_option("--conf", o.confs, "Set configuration KEY=VAL");
+    app.add_option("--conf", o.confs, "Set configuration KEY=VAL")->allow_extra_args(false);
     app.add_option("--rundir", o.rundir, "Use DIR as the instance's run directory (not removed at exit)");
     app.add_flag("-v,--verbose", o.verbose, "Show what is run");
     app.add_flag("-X,--noexec", o.noexec, "Print the broker command lines, run nothing");

@@ -365,8 +365,11 @@ void Broker::start_initial_program()
     initial_w_ = reactor_.child(pid, [this](pid_t, int status) {
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         initial_pid_ = -1;
+        initial_kill_timer_.reset();
         log(7, fmt::format("initial program exited with code {}", code));
         begin_shutdown("initial program exited", code);
+        if (children_gone_)
+            finish_shutdown();
     });
 }
 
@@ -380,8 +383,14 @@ void Broker::begin_shutdown(const std::string& why, int exit_code)
         return;
     shutdown_started_ = true;
     log(7, "shutdown: " + why);
-    if (initial_pid_ > 0)
+    if (initial_pid_ > 0) {
+        // Hang up on the initial program; insist if it lingers.
         kill(initial_pid_, SIGHUP);
+        initial_kill_timer_ = reactor_.timer(10, 0, [this] {
+            if (initial_pid_ > 0)
+                kill(initial_pid_, SIGKILL);
+        });
+    }
     set_state(State::cleanup);
     set_state(State::shutdown);
     double grace = std::stod(attrs_.get_or("broker.shutdown-timeout", "30"));
@@ -389,7 +398,11 @@ void Broker::begin_shutdown(const std::string& why, int exit_code)
         log(3, "shutdown: timed out waiting for children");
         finish_shutdown();
     });
-    overlay_->shutdown_children([this] { finish_shutdown(); });
+    overlay_->shutdown_children([this] {
+        children_gone_ = true;
+        if (initial_pid_ < 0)  // the exit code is the initial program's: wait for it
+            finish_shutdown();
+    });
 }
 
 void Broker::finish_shutdown()
@@ -397,6 +410,8 @@ void Broker::finish_shutdown()
     if (state_ == State::finalize)
         return;
     shutdown_timer_.reset();
+    if (initial_pid_ > 0)
+        kill(initial_pid_, SIGKILL);
     set_state(State::finalize);
     modules_->unload_all();
     rexec_->kill_all();

@@ -154,6 +154,8 @@ private:
     WatcherPtr initial_w_;
     WatcherPtr sigint_w_, sigterm_w_;
     TimerPtr shutdown_timer_;
+    TimerPtr initial_kill_timer_;
+    bool children_gone_ = false;
     int exit_code_ = 0;
     bool exit_code_set_ = false;
     bool shutdown_started_ = false;

@@ -191,7 +191,8 @@ Result<std::string> Overlay::bind(const std::string& interface)
     int one = 1;
     int64_t maxsize = static_cast<int64_t>(MAX_MESSAGE_SIZE);
     zmq_setsockopt(router_, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-    zmq_setsockopt(router_, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+    // No ROUTER_HANDOVER: a second peer claiming a connected rank's identity
+    // is ignored rather than allowed to take its place.
     zmq_setsockopt(router_, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     int hwm = 0;  // never drop: flow is bounded by the RPC pattern
     zmq_setsockopt(router_, ZMQ_SNDHWM, &hwm, sizeof(hwm));

@@ -324,7 +324,7 @@ TEST(MessageStream, ShortHeaderNeedsMore)
     Message m;
     Error err;
     EXPECT_EQ(d.next(m, err), StreamDecoder::Status::need_more);
-    d.feed("\xff\xee\x00");
+    d.feed("\xff\xee\x00"s);
     EXPECT_EQ(d.next(m, err), StreamDecoder::Status::need_more);
     EXPECT_EQ(d.buffered(), 3u);
 }

@@ -65,8 +65,11 @@ Result<Message> Future::get(double timeout)
     if (state_->q.empty() && h) {
         bool expired = false;
         TimerPtr t;
-        if (timeout >= 0)
+        if (timeout >= 0) {
+            // Count from now, not from the loop's last (possibly stale) pass.
+            h->reactor().update_time();
             t = h->reactor().timer(timeout, 0, [&] { expired = true; });
+        }
         while (state_->q.empty() && !expired && !h->lost_)
             h->reactor().run_once();
         if (state_->q.empty()) {
@@ -114,7 +117,9 @@ void Future::then(std::function<void(Future&)> cb, double timeout)
     if (!state_)
         return;
     state_->cb = std::move(cb);
-    if (timeout > 0 && state_->h) {
+    // No timer for a finished future: nothing would reset it before the
+    // handle (and its reactor) is destroyed.
+    if (timeout > 0 && state_->h && !state_->done) {
         std::weak_ptr<State> weak = state_;
         state_->timer = state_->h->reactor().timer(timeout, 0, [weak] {
             auto s = weak.lock();

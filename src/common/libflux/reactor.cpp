@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <ctime>
@@ -377,7 +378,8 @@ void Reactor::run_once(bool nowait)
         timeout = 0;
     } else if (!im.timers.empty()) {
         double dt = im.timers.begin()->first - now_;
-        timeout = dt <= 0 ? 0 : static_cast<int>(std::ceil(dt * 1000.0));
+        // Clamped: a far deadline (> ~24 days) must not overflow int.
+        timeout = dt <= 0 ? 0 : static_cast<int>(std::min(std::ceil(dt * 1000.0), 2147483647.0));
     }
     struct epoll_event evs[64];
     int n = epoll_wait(im.epfd, evs, 64, timeout);
