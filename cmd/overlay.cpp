@@ -94,7 +94,9 @@ int overlay(int argc, char** argv)
         die(CMD, size_r.error().message());
     uint32_t size = *size_r;
     auto fanout_s = h->getattr("tbon.fanout");
-    uint32_t fanout = fanout_s ? static_cast<uint32_t>(std::stoul(*fanout_s)) : 2;
+    uint32_t fanout = fanout_s ? static_cast<uint32_t>(std::strtoul(fanout_s->c_str(), nullptr, 10)) : 2;
+    if (fanout == 0)
+        fanout = 2;
     if (parentof->parsed()) {
         if (child == 0 || child >= size)
             die(CMD, fmt::format("rank {} has no parent in an instance of size {}", child, size));

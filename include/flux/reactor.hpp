@@ -75,6 +75,9 @@ public:
     void update_time();
     /// Replace the clock (tests): a function returning monotonic seconds.
     void set_clock(std::function<double()> clock);
+    /// Adaptive polling: for `seconds` after the last event, poll instead of
+    /// sleeping (0 disables). Trades a little CPU for wake-up latency.
+    void set_spin(double seconds) { spin_ = seconds; }
 
     /// `events` is an EPOLLIN/EPOLLOUT mask; the callback gets the revents.
     WatcherPtr fd(int fd, uint32_t events, std::function<void(uint32_t)> cb);
@@ -104,6 +107,8 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     double now_ = 0;
+    double spin_ = 0;
+    double last_activity_ = 0;
     bool stopped_ = false;
     int rc_ = 0;
     std::function<double()> clock_;

@@ -1,6 +1,9 @@
 // Broker attribute store.
 #include "attr.hpp"
 
+#include <cmath>
+#include <cstdlib>
+
 namespace flux::broker {
 
 void Attributes::set_initial(const std::string& name, std::string value)
@@ -63,6 +66,20 @@ std::vector<std::pair<std::string, std::string>> Attributes::list() const
     for (const auto& [k, v] : attrs_)
         out.emplace_back(k, v.value);
     return out;
+}
+
+Result<double> Attributes::get_number(const std::string& name, double dflt, double lo, double hi) const
+{
+    auto v = get(name);
+    if (!v)
+        return dflt;
+    char* end = nullptr;
+    double d = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end != '\0' || std::isnan(d) || d < lo || d > hi)
+        return fail(EINVAL, "attribute " + name + ": invalid value '" + *v + "' (expected a number from " +
+                                std::to_string(static_cast<long long>(lo)) + " to " +
+                                std::to_string(static_cast<long long>(hi)) + ")");
+    return d;
 }
 
 unsigned Attributes::flags(const std::string& name) const

@@ -31,6 +31,9 @@ public:
     /// Mark an attribute immutable (after start-up consumed it).
     void freeze(const std::string& name);
     std::vector<std::pair<std::string, std::string>> list() const;
+    /// A numeric attribute in [lo, hi], or `dflt` when unset; EINVAL naming
+    /// the attribute and the value when it is not a number in range.
+    Result<double> get_number(const std::string& name, double dflt, double lo, double hi) const;
     unsigned flags(const std::string& name) const;
 
 private:

@@ -118,7 +118,7 @@ Result<void> Broker::load_config()
     return {};
 }
 
-void Broker::setup_attrs()
+Result<void> Broker::setup_attrs()
 {
     for (const auto& [k, v] : opts_.setattrs)
         attrs_.set_initial(k, v);
@@ -127,20 +127,31 @@ void Broker::setup_attrs()
     attrs_.set_internal("version", FLUX_VERSION_STRING);
     attrs_.set_internal("broker.pid", std::to_string(getpid()));
     attrs_.set_internal("broker.starttime", fmt::format("{:.6f}", wall_now()));
-    if (!attrs_.get("instance-level"))
-        attrs_.set_initial("instance-level", "0");
-    if (!attrs_.get("log-level"))
-        attrs_.set_initial("log-level", "6");
-    if (!attrs_.get("log-stderr-level"))
-        attrs_.set_initial("log-stderr-level", "3");
-    if (!attrs_.get("log-forward-level"))
-        attrs_.set_initial("log-forward-level", "7");
-    if (!attrs_.get("log-ring-size"))
-        attrs_.set_initial("log-ring-size", "1024");
-    log_level_ = std::max(0, parse_level(attrs_.get_or("log-level", "6")));
-    stderr_level_ = parse_level(attrs_.get_or("log-stderr-level", "3"));
-    forward_level_ = parse_level(attrs_.get_or("log-forward-level", "7"));
-    logbuf_.set_capacity(std::stoul(attrs_.get_or("log-ring-size", "1024")));
+    const std::pair<const char*, const char*> defaults[] = {
+        {"instance-level", "0"},      {"log-level", "6"},          {"log-stderr-level", "3"},
+        {"log-forward-level", "7"},   {"log-ring-size", "1024"},   {"broker.poll-spin-us", "100"},
+        {"broker.shutdown-timeout", "30"}, {"tbon.keepalive_period", "1"}, {"tbon.lost_timeout", "5"},
+    };
+    for (const auto& [k, v] : defaults)
+        if (!attrs_.get(k))
+            attrs_.set_initial(k, v);
+    for (auto [name, level] : {std::pair{"log-level", &log_level_}, std::pair{"log-stderr-level", &stderr_level_},
+                               std::pair{"log-forward-level", &forward_level_}}) {
+        *level = parse_level(attrs_.get_or(name, ""));
+        if (*level < 0)
+            return fail(EINVAL, fmt::format("attribute {}: invalid level '{}' (0-7 or a syslog name)", name,
+                                            attrs_.get_or(name, "")));
+    }
+    auto ring = attrs_.get_number("log-ring-size", 1024, 1, 1e7);
+    auto spin = attrs_.get_number("broker.poll-spin-us", 100, 0, 1e6);
+    auto grace = attrs_.get_number("broker.shutdown-timeout", 30, 0, 1e6);
+    for (const auto* r : {&ring, &spin, &grace})
+        if (!*r)
+            return std::unexpected(r->error());
+    logbuf_.set_capacity(static_cast<size_t>(*ring));
+    reactor_.set_spin(*spin * 1e-6);
+    shutdown_timeout_ = *grace;
+    return {};
 }
 
 Result<void> Broker::bootstrap()
@@ -152,25 +163,21 @@ Result<void> Broker::bootstrap()
     else
         return std::unexpected(f.error());
     if (auto t = attrs_.get("tbon.topo")) {
-        if (t->rfind("kary:", 0) == 0) {
-            try {
-                fanout = static_cast<uint32_t>(std::stoul(t->substr(5)));
-            } catch (...) {
-                return fail(EINVAL, "invalid tbon.topo '" + *t + "'");
-            }
-        } else {
+        if (t->rfind("kary:", 0) != 0)
             return fail(EINVAL, "unsupported tbon.topo '" + *t + "' (use kary:N)");
-        }
-    }
-    if (auto f = attrs_.get("tbon.fanout")) {
-        try {
-            fanout = static_cast<uint32_t>(std::stoul(*f));
-        } catch (...) {
-            return fail(EINVAL, "invalid tbon.fanout '" + *f + "'");
-        }
+        attrs_.set_initial("tbon.fanout", t->substr(5));
     }
     if (fanout < 1 || fanout > 1024)
         return fail(EINVAL, fmt::format("tbon.fanout {} out of range 1-1024", fanout));
+    auto f = attrs_.get_number("tbon.fanout", fanout, 1, 1024);
+    if (!f || *f != static_cast<uint32_t>(*f))
+        return fail(EINVAL, f ? "attribute tbon.fanout: must be a whole number" : f.error().text);
+    fanout = static_cast<uint32_t>(*f);
+    auto keepalive = attrs_.get_number("tbon.keepalive_period", 1, 0.01, 3600);
+    auto lost = attrs_.get_number("tbon.lost_timeout", 5, 0.05, 86400);
+    for (const auto* r : {&keepalive, &lost})
+        if (!*r)
+            return std::unexpected(r->error());
     attrs_.set_internal("tbon.fanout", std::to_string(fanout));
     attrs_.set_internal("tbon.topo", fmt::format("kary:{}", fanout));
 
@@ -183,7 +190,7 @@ Result<void> Broker::bootstrap()
             return fail(r.error().errnum, "PMI init: " + r.error().text);
         rank_ = static_cast<uint32_t>(pmi->rank());
         size_ = static_cast<uint32_t>(pmi->size());
-        overlay_ = std::make_unique<Overlay>(*this, zctx_, rank_, Topology{size_, fanout});
+        overlay_ = std::make_unique<Overlay>(*this, zctx_, rank_, Topology{size_, fanout}, *keepalive, *lost);
         auto ep = overlay_->bind(interface);
         if (!ep)
             return std::unexpected(ep.error());
@@ -205,7 +212,7 @@ Result<void> Broker::bootstrap()
     } else if (pmi.error().errnum != ENOENT) {
         return fail(pmi.error().errnum, "PMI: " + pmi.error().text);
     } else {
-        overlay_ = std::make_unique<Overlay>(*this, zctx_, 0, Topology{1, fanout});
+        overlay_ = std::make_unique<Overlay>(*this, zctx_, 0, Topology{1, fanout}, *keepalive, *lost);
     }
     attrs_.set_internal("rank", std::to_string(rank_));
     attrs_.set_internal("size", std::to_string(size_));
@@ -262,7 +269,10 @@ Result<void> Broker::bootstrap()
 
 int Broker::run()
 {
-    setup_attrs();
+    if (auto r = setup_attrs(); !r) {
+        fmt::print(stderr, "flux-broker: {}\n", r.error().message());
+        return 1;
+    }
     if (auto r = load_config(); !r) {
         fmt::print(stderr, "flux-broker: {}\n", r.error().message());
         return 1;
@@ -393,8 +403,7 @@ void Broker::begin_shutdown(const std::string& why, int exit_code)
     }
     set_state(State::cleanup);
     set_state(State::shutdown);
-    double grace = std::stod(attrs_.get_or("broker.shutdown-timeout", "30"));
-    shutdown_timer_ = reactor_.timer(grace, 0, [this] {
+    shutdown_timer_ = reactor_.timer(shutdown_timeout_, 0, [this] {
         log(3, "shutdown: timed out waiting for children");
         finish_shutdown();
     });

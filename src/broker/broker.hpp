@@ -97,7 +97,7 @@ private:
     void deliver_builtin(Message&& m);
     void start_initial_program();
     void finish_shutdown();
-    void setup_attrs();
+    Result<void> setup_attrs();
 
     // built-in services (services.cpp); the table is at the bottom of it
     static const std::unordered_map<std::string, Builtin>& handler_table();
@@ -141,6 +141,7 @@ private:
     int log_level_ = 6;
     int stderr_level_ = 3;
     int forward_level_ = 7;
+    double shutdown_timeout_ = 30;
     std::unique_ptr<Overlay> overlay_;
     std::unique_ptr<LocalServer> local_;
     std::unique_ptr<ModuleHost> modules_;

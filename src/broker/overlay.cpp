@@ -146,8 +146,8 @@ void close_socket(void*& s)
 
 // ---- Overlay -------------------------------------------------------------------
 
-Overlay::Overlay(Broker& b, void* zctx, uint32_t rank, Topology topo)
-    : broker_(b), zctx_(zctx), rank_(rank), topo_(topo)
+Overlay::Overlay(Broker& b, void* zctx, uint32_t rank, Topology topo, double keepalive, double lost)
+    : broker_(b), zctx_(zctx), rank_(rank), topo_(topo), keepalive_period_(keepalive), lost_timeout_(lost)
 {
     for (uint32_t c : topo_.children(rank_)) {
         auto ch = std::make_unique<Child>();
@@ -159,8 +159,6 @@ Overlay::Overlay(Broker& b, void* zctx, uint32_t rank, Topology topo)
     auto p = topo_.parent(rank_);
     if (p)
         parent_ = std::make_unique<ParentPeer>(*this, *p);
-    keepalive_period_ = std::stod(b.attrs().get_or("tbon.keepalive_period", "1.0"));
-    lost_timeout_ = std::stod(b.attrs().get_or("tbon.lost_timeout", "5.0"));
 }
 
 Overlay::~Overlay()
@@ -383,7 +381,7 @@ void Overlay::set_child_state(Child& c, ChildState st, const std::string& why)
         break;
     case ChildState::lost:
         c.subtree = SubtreeStatus::lost;
-        broker_.log(3, fmt::format("overlay: broker on rank {} lost: {}", c.rank, why));
+        broker_.log(shutting_down_ ? 7 : 3, fmt::format("overlay: broker on rank {} lost: {}", c.rank, why));
         [[fallthrough]];
     case ChildState::gone:
     case ChildState::offline:
@@ -490,7 +488,9 @@ void Overlay::on_monitor()
         if (!f || !*f)
             return;
     }
-    // A connection dropped: find out which child by trying to reach each.
+    // A connection dropped: take what the children sent first (a goodbye
+    // must win over the disconnect), then find out who is gone.
+    on_router();
     probe_children();
     probe_timer_ = broker_.reactor().timer(0.1, 0, [this] { probe_children(); });
 }

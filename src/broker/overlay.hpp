@@ -46,7 +46,9 @@ class Overlay {
 public:
     enum class ChildState { offline, online, lost, gone };
 
-    Overlay(Broker& b, void* zctx, uint32_t rank, Topology topo);
+    /// `keepalive` seconds between keepalives; a peer silent for `lost`
+    /// seconds is lost.
+    Overlay(Broker& b, void* zctx, uint32_t rank, Topology topo, double keepalive, double lost);
     ~Overlay();
 
     /// Bind the children's socket (only when this rank has children).
@@ -103,6 +105,8 @@ private:
     void* zctx_;
     uint32_t rank_;
     Topology topo_;
+    double keepalive_period_;
+    double lost_timeout_;
     void* router_ = nullptr;
     void* dealer_ = nullptr;
     void* monitor_ = nullptr;
@@ -118,8 +122,6 @@ private:
     std::function<void()> shutdown_done_;
     bool shutting_down_ = false;
     size_t dropped_ = 0;
-    double keepalive_period_ = 1.0;
-    double lost_timeout_ = 5.0;
 };
 
 }  // namespace flux::broker

@@ -91,12 +91,13 @@ void Broker::attr_set(const Message& m)
         }
         (name == "log-level" ? log_level_ : name == "log-stderr-level" ? stderr_level_ : forward_level_) = l;
     } else if (name == "log-ring-size") {
-        try {
-            logbuf_.set_capacity(std::stoul(value));
-        } catch (...) {
+        char* end = nullptr;
+        unsigned long n = std::strtoul(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || n < 1 || n > 10000000) {
             respond_error(m, EINVAL, fmt::format("{}: invalid size '{}'", name, value));
             return;
         }
+        logbuf_.set_capacity(n);
     }
     if (auto r = attrs_.set_runtime(name, value); !r) {
         respond_error(m, r.error().errnum, r.error().text);

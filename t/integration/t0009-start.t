@@ -48,6 +48,10 @@ output_has "...naming the key" 'tbon.fanout: expected integer' flux start -c bad
 exit_code 1 "a missing config path fails" flux start -c /no/such/conf true
 exit_code 1 "a malformed --conf fails" flux start --conf=novalue true
 exit_code 1 "an invalid fanout fails" flux start --test-size=2 -Stbon.fanout=0 true
+for bad in log-ring-size=abc log-level=loud broker.poll-spin-us=-1 tbon.fanout=2.5 tbon.topo=binomial; do
+    exit_code 1 "a bad attribute value is refused ($bad)" flux start --test-size=2 -S$bad true
+    output_has "...naming the attribute" "${bad%%=*}" flux start -S$bad true
+done
 rm -rf good.toml bad.toml badtype.toml conf.d
 
 # Shutdown paths

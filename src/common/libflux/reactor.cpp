@@ -382,8 +382,27 @@ void Reactor::run_once(bool nowait)
         timeout = dt <= 0 ? 0 : static_cast<int>(std::min(std::ceil(dt * 1000.0), 2147483647.0));
     }
     struct epoll_event evs[64];
-    int n = epoll_wait(im.epfd, evs, 64, timeout);
+    int n = 0;
+    // Adaptive polling: shortly after activity, poll without sleeping for a
+    // little while, since a wake-up from sleep costs tens of microseconds.
+    if (timeout != 0 && spin_ > 0 && now_ - last_activity_ < spin_) {
+        double until = last_activity_ + spin_;
+        if (!im.timers.empty())
+            until = std::min(until, im.timers.begin()->first);
+        do {
+            n = epoll_wait(im.epfd, evs, 64, 0);
+            update_time();
+        } while (n == 0 && now_ < until);
+        if (n == 0 && !im.timers.empty()) {
+            double dt = im.timers.begin()->first - now_;
+            timeout = dt <= 0 ? 0 : static_cast<int>(std::min(std::ceil(dt * 1000.0), 2147483647.0));
+        }
+    }
+    if (n == 0)
+        n = epoll_wait(im.epfd, evs, 64, timeout);
     update_time();
+    if (n > 0)
+        last_activity_ = now_;
     for (int i = 0; i < n; i++) {
         uint64_t id = evs[i].data.u64;
         if (id == SIGFD_ID) {
