@@ -1,4 +1,5 @@
 // Module SDK: how a broker module is written.
+// Broker<->module protocol: doc/dev/modules.md.
 //
 // A module is a shared object the broker loads at run time (flux module
 // load). It runs on its own thread with its own Handle and Reactor and talks

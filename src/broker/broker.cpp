@@ -135,6 +135,8 @@ Result<void> Broker::setup_attrs()
     for (const auto& [k, v] : defaults)
         if (!attrs_.get(k))
             attrs_.set_initial(k, v);
+    if (opts_.verbose > 0)  // -v: info on stderr, -vv: debug
+        attrs_.set_initial("log-stderr-level", opts_.verbose > 1 ? "7" : "6");
     for (auto [name, level] : {std::pair{"log-level", &log_level_}, std::pair{"log-stderr-level", &stderr_level_},
                                std::pair{"log-forward-level", &forward_level_}}) {
         *level = parse_level(attrs_.get_or(name, ""));
@@ -236,12 +238,14 @@ Result<void> Broker::bootstrap()
     }
     attrs_.set_internal("rundir", *rundir);
     attrs_.set_internal("broker.rundir-cleanup", own_rundir ? "1" : "0");
+    // State that must survive a restart goes in statedir; without one, a
+    // directory in the rundir serves (and goes away with it).
     auto statedir = attrs_.get("statedir");
-    if (statedir) {
-        if (mkdir(statedir->c_str(), 0700) < 0 && errno != EEXIST)
-            return fail(errno, fmt::format("cannot create statedir {}: {}", *statedir, strerror(errno)));
-        attrs_.set_internal("statedir", *statedir);
-    }
+    if (!statedir)
+        statedir = *rundir + "/state";
+    if (mkdir(statedir->c_str(), 0700) < 0 && errno != EEXIST)
+        return fail(errno, fmt::format("cannot create statedir {}: {}", *statedir, strerror(errno)));
+    attrs_.set_internal("statedir", *statedir);
     bool guests = false;
     if (auto g = conf::get_bool(*config_, "access.allow-guest-user", false); g)
         guests = *g;
@@ -644,7 +648,7 @@ void Broker::log(int level, std::string text, const std::string& name)
     e.message = std::move(text);
     bool forward = rank_ != 0 && level <= forward_level_ && overlay_ && overlay_->joined();
     if (level <= stderr_level_ && !forward)  // forwarded entries are printed by rank 0
-        fmt::print(stderr, "flux-broker[{}]: {}.{}: {}\n", rank_, e.name, level_name(level), e.message);
+        log_to_stderr(e);
     if (forward) {
         json j{{"level", level}, {"message", e.message}, {"name", e.name}, {"rank", rank_},
                {"hostname", e.hostname}, {"timestamp", e.timestamp}, {"forwarded", true}};

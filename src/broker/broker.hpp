@@ -1,5 +1,6 @@
 // The broker: routes messages between clients, modules and the overlay,
 // hosts the built-in services, and runs the instance life cycle.
+// Design: doc/dev/architecture.md; built-in services: doc/dev/services.md.
 #pragma once
 
 #include <map>

@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 namespace flux::broker {
 
 namespace {
@@ -26,6 +29,21 @@ int parse_level(const std::string& s)
     if (s.size() == 1 && s[0] >= '0' && s[0] <= '7')
         return s[0] - '0';
     return -1;
+}
+
+void log_to_stderr(const LogEntry& e)
+{
+    static auto logger = [] {
+        auto l = spdlog::stderr_logger_st("flux-broker");
+        l->set_pattern("%v");
+        l->set_level(spdlog::level::trace);
+        return l;
+    }();
+    static const spdlog::level::level_enum map[] = {
+        spdlog::level::critical, spdlog::level::critical, spdlog::level::critical, spdlog::level::err,
+        spdlog::level::warn,     spdlog::level::info,     spdlog::level::info,     spdlog::level::debug};
+    auto lvl = e.level >= 0 && e.level <= 7 ? map[e.level] : spdlog::level::info;
+    logger->log(lvl, "flux-broker[{}]: {}.{}: {}", e.rank, e.name, level_name(e.level), e.message);
 }
 
 uint64_t LogBuf::append(LogEntry e)

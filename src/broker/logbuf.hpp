@@ -17,6 +17,10 @@ struct LogEntry {
     std::string message;
 };
 
+/// Print an entry on the broker's stderr (through spdlog), as
+/// "flux-broker[RANK]: NAME.LEVEL: MESSAGE".
+void log_to_stderr(const LogEntry& e);
+
 /// syslog severity names ("emerg" .. "debug"); "?" when out of range.
 const char* level_name(int level);
 /// Parse a level name or number; -1 when invalid.

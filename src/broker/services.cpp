@@ -150,7 +150,7 @@ void Broker::log_append(const Message& m)
             e.name = name;
             e.message = text;
             if (level <= stderr_level_)
-                fmt::print(stderr, "flux-broker[{}]: {}.{}: {}\n", e.rank, e.name, level_name(level), e.message);
+                log_to_stderr(e);
             logbuf_.append(std::move(e));
             if (!dmesg_followers_.empty())
                 dmesg_follow_push(logbuf_.entries().back());
