@@ -152,7 +152,13 @@ int exec(int argc, char** argv)
                     finish(p);
                     return;
                 }
-                auto j = json::parse(r->payload);
+                json j;
+                try {
+                    j = json::parse(r->payload);
+                } catch (const std::exception& e) {
+                    errorf(CMD, fmt::format("rank {}: malformed response: {}", rank, e.what()));
+                    continue;
+                }
                 std::string type = j.value("type", "");
                 if (type == "started") {
                     p.pid = j.value("pid", -1);

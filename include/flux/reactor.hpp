@@ -96,6 +96,9 @@ public:
     WatcherPtr check(std::function<void()> cb);
     WatcherPtr idle(std::function<void()> cb);
 
+    /// Run `fn` once when run() is next entered (not from run_once()).
+    void on_run(std::function<void()> fn) { run_hook_ = std::move(fn); }
+
     /// Run `fn` once, soon, from the loop (after the current callbacks): a
     /// safe place to destroy objects whose callback is running now.
     void defer(std::function<void()> fn);
@@ -112,6 +115,7 @@ private:
     bool stopped_ = false;
     int rc_ = 0;
     std::function<double()> clock_;
+    std::function<void()> run_hook_;
     friend class Watcher;
     friend class TimerWatcher;
 };

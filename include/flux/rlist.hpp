@@ -97,8 +97,9 @@ public:
     /// Add resources to a rank, creating it if needed (cores and gpus are
     /// unioned into an existing rank). hostname may be empty; a non-empty
     /// hostname must agree with the rank's existing one.
-    /// Errors: EINVAL on hostname conflict, rank > IdSet::max_id, or when
-    /// the set already holds max_targets ranks.
+    /// Errors: EINVAL on hostname conflict, a hostname RFC 29 cannot carry
+    /// (space, control character, '[', ']' or ','), rank > IdSet::max_id,
+    /// or when the set already holds max_targets ranks.
     Result<void> add_node(std::uint32_t rank, std::string_view hostname, const IdSet& cores, const IdSet& gpus = {});
 
     /// Give property `name` to `ranks` (added to any it already has).

@@ -256,7 +256,10 @@ Result<void> Broker::bootstrap()
     if (auto r = local_->listen(); !r)
         return std::unexpected(r.error());
     attrs_.set_internal("local-uri", "local://" + sockpath);
-    for (const char* a : {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path"})
+    // Read once at start-up: changing them later would do nothing.
+    for (const char* a : {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path", "broker.poll-spin-us",
+                          "broker.shutdown-timeout", "tbon.keepalive_period", "tbon.lost_timeout", "tbon.interface",
+                          "broker.modules"})
         attrs_.freeze(a);
 
     modules_ = std::make_unique<ModuleHost>(*this);
@@ -295,6 +298,11 @@ int Broker::run()
     else
         log(7, "joining parent");
     reactor_.run();
+    local_.reset();  // not earlier: we may have been inside a client's callback
+    if (modules_->abandoned()) {
+        std::fflush(nullptr);
+        _exit(exit_code_);  // a stuck module thread still holds ZeroMQ sockets
+    }
     set_state(State::exit);
     if (attrs_.get_or("broker.rundir-cleanup", "0") == "1") {
         std::error_code ec;
@@ -426,10 +434,9 @@ void Broker::finish_shutdown()
     if (initial_pid_ > 0)
         kill(initial_pid_, SIGKILL);
     set_state(State::finalize);
-    modules_->unload_all();
+    modules_->unload_all(shutdown_timeout_);
     rexec_->kill_all();
     overlay_->say_goodbye();
-    local_.reset();
     reactor_.stop(exit_code_);
 }
 
@@ -472,6 +479,19 @@ void Broker::remove_peer(Peer& p)
     }
     if (rexec_)
         rexec_->peer_gone(p.id);
+    // Tell every service this peer used that it is gone (RFC 6 disconnect).
+    auto used = std::move(p.used);
+    p.used.clear();
+    for (const auto& [svc, nodeid] : used) {
+        if (svc == "event" || svc == "attr" || svc == "log" || svc == "service" || svc == "broker")
+            continue;  // stateless toward clients, or cleaned up above
+        Message d = Message::request(svc + ".disconnect", {}, nodeid, msgflag::noresponse);
+        d.userid = p.userid;
+        d.rolemask = p.rolemask;
+        d.route.push_back(p.id);
+        d.has_route = true;
+        route_request(std::move(d), nullptr);
+    }
 }
 
 Result<void> Broker::service_add(const std::string& name, Peer* p)
@@ -496,6 +516,11 @@ void Broker::receive(Peer& from, Message&& m)
 {
     switch (m.type) {
     case MsgType::request:
+        if (from.kind == Peer::Kind::client || from.kind == Peer::Kind::module) {
+            uint32_t target = m.has_flag(msgflag::upstream) ? NODEID_ANY : m.nodeid();
+            if (from.used.size() < 1024)  // bound the bookkeeping per peer
+                from.used.emplace(std::string(m.service()), target);
+        }
         m.route.push_back(from.id);
         m.has_route = true;
         route_request(std::move(m), &from);
@@ -571,7 +596,13 @@ void Broker::deliver_builtin(Message&& m)
         respond_error(m, EPERM, fmt::format("{}: permission denied (instance owner only)", m.topic));
         return;
     }
-    (this->*(it->second.fn))(m);
+    // Payloads come from peers: a field of the wrong type must cost the
+    // sender an error, never the broker its life.
+    try {
+        (this->*(it->second.fn))(m);
+    } catch (const std::exception& e) {
+        respond_error(m, EPROTO, fmt::format("{}: malformed request: {}", m.topic, e.what()));
+    }
 }
 
 void Broker::route_response(Message&& m)
@@ -652,7 +683,9 @@ void Broker::log(int level, std::string text, const std::string& name)
     if (forward) {
         json j{{"level", level}, {"message", e.message}, {"name", e.name}, {"rank", rank_},
                {"hostname", e.hostname}, {"timestamp", e.timestamp}, {"forwarded", true}};
-        Message fwd = Message::request("log.append", j.dump(), NODEID_ANY, msgflag::noresponse);
+        // Addressed to rank 0 so brokers on the way pass it on untouched.
+        Message fwd = Message::request("log.append", j.dump(-1, ' ', false, json::error_handler_t::replace), 0,
+                                       msgflag::noresponse);
         fwd.userid = owner_;
         fwd.rolemask = role::owner;
         (void)overlay_->send_parent(std::move(fwd));

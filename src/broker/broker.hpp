@@ -126,6 +126,7 @@ private:
     void rexec_kill(const Message& m);
     void rexec_write(const Message& m);
     void rexec_list(const Message& m);
+    void rexec_disconnect(const Message& m);
     void dmesg_follow_push(const LogEntry& e);
 
     Options opts_;

@@ -63,13 +63,9 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
         out["route"] = m.route_string();
         (void)h.respond(m, out.dump());
     }, role::all);
-    bool running = false;
-    WatcherPtr started = h.reactor().prepare([&] {
-        if (!running) {
-            running = true;
-            (void)h.send(status(modstatus_running, ""));
-        }
-    });
+    // "Running" means main has set up and entered its reactor.
+    h.reactor().on_run([&] { (void)h.send(status(modstatus_running, "")); });
+    h.reactor().set_spin(50e-6);
     int rc = -1;
     std::string err;
     try {
@@ -81,7 +77,6 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
     } catch (...) {
         err = "uncaught exception";
     }
-    started.reset();
     // Answer requests that will never be handled now.
     h.reactor().stop(0);
     h.clear_handlers();  // they may capture main's locals, gone now
@@ -255,7 +250,12 @@ void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> 
         if (name.size() > 3 && name.ends_with(".so"))
             name.resize(name.size() - 3);
     }
-    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name.find('.') != std::string::npos) {
+    // Module names share the route-hop namespace with ranks ("3") and
+    // clients ("c12"): refuse names that look like either.
+    bool looks_like_client = name.size() > 1 && name[0] == 'c' &&
+                             name.find_first_not_of("0123456789", 1) == std::string::npos;
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name.find('.') != std::string::npos ||
+        looks_like_client) {
         dlclose(dl);
         reply_err(EINVAL, fmt::format("invalid module name '{}'", name));
         return;
@@ -356,26 +356,43 @@ Result<void> ModuleHost::load_startup_modules()
     return {};
 }
 
-void ModuleHost::unload_all()
+void ModuleHost::unload_all(double timeout)
 {
-    // Reverse load order is not tracked; unload by name, waiting for each.
+    // Ask them all at once, then wait for each (bounded) in turn.
+    for (auto& [name, m] : modules_)
+        m->send(Message::control(modctl_shutdown, 0));
     while (!modules_.empty()) {
         auto it = modules_.begin();
         Module& m = *it->second;
-        m.send(Message::control(modctl_shutdown, 0));
-        if (m.thread_.joinable())
-            m.thread_.join();
-        // Take any final messages (responses, status) off its socket.
         m.w_.reset();
-        for (;;) {
+        bool exited = false;
+        double deadline = broker_.reactor().now() + timeout;
+        while (!exited) {
+            broker_.reactor().update_time();
+            double left = deadline - broker_.reactor().now();
+            if (left <= 0)
+                break;
+            zmq_pollitem_t item = {m.zsock_, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&item, 1, static_cast<long>(left * 1000) + 1) <= 0)
+                continue;
             auto f = zmqutil::recv_frames(m.zsock_);
             if (!f || !*f)
-                break;
+                continue;
             auto msg = zmqutil::decode(**f);
-            if (msg && (msg->is_response()))
+            if (!msg)
+                continue;
+            if (msg->is_control() && msg->aux1 == modctl_status && msg->aux2 != modstatus_running)
+                exited = true;
+            else if (msg->is_response())
                 broker_.receive(m, std::move(*msg));
         }
         broker_.remove_peer(m);
+        if (!exited) {
+            broker_.log(2, fmt::format("module {} did not stop within {:.0f}s; abandoning it", m.name_, timeout));
+            m.thread_.detach();
+            abandoned_ = true;
+            (void)it->second.release();  // its thread may still use it
+        }
         modules_.erase(it);
     }
 }

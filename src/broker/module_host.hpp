@@ -34,8 +34,12 @@ public:
     std::string list_json() const;
     /// Modules named by the broker.modules attribute (comma separated).
     Result<void> load_startup_modules();
-    /// Stop every module, waiting for each thread (broker shutdown).
-    void unload_all();
+    /// Stop every module, waiting up to `timeout` seconds for each thread
+    /// (broker shutdown). One that does not stop is abandoned.
+    void unload_all(double timeout = 10);
+    /// True if a module had to be abandoned: the process must then exit
+    /// without tearing down shared state the module may still touch.
+    bool abandoned() const { return abandoned_; }
     /// Where NAME resolves: FLUX_MODULE_PATH entries, then the module dir.
     Result<std::string> resolve(const std::string& name_or_path) const;
 
@@ -46,6 +50,7 @@ private:
     Broker& broker_;
     std::map<std::string, std::unique_ptr<Module>> modules_;
     uint64_t seq_ = 0;
+    bool abandoned_ = false;
     friend class Module;
 };
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <flux/message.hpp>
@@ -32,6 +34,9 @@ struct Peer {
     uint32_t userid = USERID_UNKNOWN;
     uint32_t rolemask = role::none;
     std::vector<std::string> subs;  // event topic prefixes
+    /// (service, nodeid) pairs this client/module sent requests to: each
+    /// gets a SERVICE.disconnect when the peer goes away.
+    std::set<std::pair<std::string, uint32_t>> used;
 };
 
 }  // namespace flux::broker

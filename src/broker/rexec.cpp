@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +27,10 @@ struct Rexec::Proc {
     Message req;  // the streaming request: responses go back along its route
     std::string owner_hop;
     int in_fd = -1;
+    std::string in_buf;        // stdin not yet taken by the process
+    bool in_eof = false;       // close stdin once in_buf is written
     int out_fd = -1, err_fd = -1;
-    WatcherPtr out_w, err_w, child_w;
+    WatcherPtr out_w, err_w, child_w, in_w;
     bool exited = false;
     int status = 0;
 };
@@ -80,6 +83,14 @@ void Rexec::exec(const Message& req)
     if (argv.empty()) {
         broker_.respond_error(req, EINVAL, "rexec.exec: empty command");
         return;
+    }
+    if (!cwd.empty()) {
+        struct stat st;
+        if (stat(cwd.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+            broker_.respond_error(req, EINVAL, fmt::format("cannot use {} as working directory: {}", cwd,
+                                                           strerror(errno ? errno : ENOTDIR)));
+            return;
+        }
     }
     if (env.empty()) {
         for (char** e = environ; *e; e++)
@@ -143,6 +154,8 @@ void Rexec::exec(const Message& req)
     p->out_fd = outp[0];
     p->err_fd = errp[0];
     p->in_fd = want_stdin ? inp[1] : -1;
+    if (p->in_fd >= 0)
+        fcntl(p->in_fd, F_SETFL, O_NONBLOCK);  // a process that never reads must not stall the broker
     Proc* raw = p.get();
     auto reader = [this, raw](int& fd, WatcherPtr& w, const char* stream) {
         fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -183,8 +196,10 @@ void Rexec::finish(Proc& p)
         return;
     broker_.respond(p.req, dump({{"type", "finished"}, {"pid", p.pid}, {"rank", broker_.rank()}, {"status", p.status}}));
     broker_.respond_error(p.req, ENODATA);
+    p.in_w.reset();
     if (p.in_fd >= 0)
         close(p.in_fd);
+    p.in_fd = -1;
     int pid = p.pid;
     auto it = procs_.find(pid);
     if (it == procs_.end())
@@ -232,24 +247,41 @@ void Rexec::write(const Message& req)
         return;
     }
     Proc* p = find(pid);
-    if (!p || p->in_fd < 0) {
+    if (!p || p->in_fd < 0 || p->in_eof) {
         broker_.respond_error(req, ESRCH, fmt::format("process {} has no open stdin", pid));
         return;
     }
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(p->in_fd, data.data() + off, data.size() - off);
+    p->in_buf += data;
+    p->in_eof = eof;
+    flush_stdin(*p);
+    broker_.respond(req, "{}");
+}
+
+void Rexec::flush_stdin(Proc& p)
+{
+    while (!p.in_buf.empty()) {
+        ssize_t n = ::write(p.in_fd, p.in_buf.data(), p.in_buf.size());
+        if (n > 0) {
+            p.in_buf.erase(0, static_cast<size_t>(n));
+            continue;
+        }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            break;
-        off += static_cast<size_t>(n);
+        if (n < 0 && errno == EAGAIN) {
+            if (!p.in_w) {
+                Proc* raw = &p;
+                p.in_w = broker_.reactor().fd(p.in_fd, EPOLLOUT, [this, raw](uint32_t) { flush_stdin(*raw); });
+            }
+            return;
+        }
+        p.in_buf.clear();  // the reader is gone (EPIPE): drop what is left
+        p.in_eof = true;
     }
-    if (eof) {
-        close(p->in_fd);
-        p->in_fd = -1;
+    p.in_w.reset();
+    if (p.in_eof && p.in_fd >= 0) {
+        close(p.in_fd);
+        p.in_fd = -1;
     }
-    broker_.respond(req, "{}");
 }
 
 void Rexec::list(const Message& req)
@@ -262,6 +294,16 @@ void Rexec::list(const Message& req)
         a.push_back(j);
     }
     broker_.respond(req, json{{"procs", a}, {"rank", broker_.rank()}}.dump());
+}
+
+void Rexec::disconnect(const Message& req)
+{
+    for (auto& [pid, p] : procs_) {
+        if (!p->exited && p->req.route == req.route) {
+            ::kill(-pid, SIGKILL);
+            p->req.route.clear();  // nobody to answer
+        }
+    }
 }
 
 void Rexec::peer_gone(const std::string& id)
@@ -286,6 +328,7 @@ void Rexec::kill_all()
         p->out_w.reset();
         p->err_w.reset();
         p->child_w.reset();
+        p->in_w.reset();
         if (p->out_fd >= 0)
             close(p->out_fd);
         if (p->err_fd >= 0)

@@ -21,6 +21,8 @@ public:
     void kill(const Message& req);
     void write(const Message& req);
     void list(const Message& req);
+    /// A client went away: kill what it started here (matched by route).
+    void disconnect(const Message& req);
     /// A peer went away: signal the processes it started.
     void peer_gone(const std::string& id);
     void kill_all();
@@ -29,6 +31,7 @@ public:
 
 private:
     void finish(Proc& p);
+    void flush_stdin(Proc& p);
     Proc* find(int pid);
 
     Broker& broker_;

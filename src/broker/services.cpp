@@ -141,7 +141,9 @@ void Broker::log_append(const Message& m)
         int level = j.value("level", 6);
         std::string text = j.value("message", "");
         std::string name = j.value("name", "client");
-        if (j.value("forwarded", false) && rank_ == 0) {
+        auto from = peers_.find(m.route.empty() ? "" : m.route.back());
+        bool from_child = from != peers_.end() && from->second->kind == Peer::Kind::child;
+        if (j.value("forwarded", false) && rank_ == 0 && from_child) {
             LogEntry e;
             e.timestamp = j.value("timestamp", 0.0);
             e.level = level;
@@ -156,7 +158,12 @@ void Broker::log_append(const Message& m)
                 dmesg_follow_push(logbuf_.entries().back());
             return;
         }
+        if (level < 0 || level > 7) {
+            respond_error(m, EINVAL, fmt::format("log.append: invalid level {}", level));
+            return;
+        }
         log(level, text, name);
+        respond(m);
     } catch (const std::exception& e) {
         respond_error(m, EPROTO, fmt::format("log.append: {}", e.what()));
     }
@@ -375,7 +382,7 @@ void Broker::overlay_health(const Message& m)
                     {"hostname", attrs_.get_or("hostname", "")},
                     {"status", subtree_status_name(overlay_->subtree_status())},
                     {"children", kids}}
-                   .dump());
+                   .dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 void Broker::overlay_stats(const Message& m)
@@ -411,6 +418,11 @@ void Broker::rexec_list(const Message& m)
     rexec_->list(m);
 }
 
+void Broker::rexec_disconnect(const Message& m)
+{
+    rexec_->disconnect(m);
+}
+
 // ---- the handler table ---------------------------------------------------------------------
 
 const std::unordered_map<std::string, Broker::Builtin>& Broker::handler_table()
@@ -441,6 +453,7 @@ const std::unordered_map<std::string, Broker::Builtin>& Broker::handler_table()
         {"rexec.kill", {&Broker::rexec_kill, owner}},
         {"rexec.write", {&Broker::rexec_write, owner}},
         {"rexec.list", {&Broker::rexec_list, owner}},
+        {"rexec.disconnect", {&Broker::rexec_disconnect, owner}},
     };
     return table;
 }

@@ -63,5 +63,12 @@ ok "subscriber exits after 2 events" wait $sub
 output_is "both delivered in order" "$(printf 'test.basic.one\ntest.basic.two\t{"x":1}')" cat sub.out
 rm -f sub.out sub.err
 exit_code 1 "event pub with invalid JSON fails" flux event pub test.bad '{bad'
+export PATH="$FLUX_BUILD_DIR/t/tools:$PATH"
+output_has "a field of the wrong type gets EPROTO" '^71: event.pub: malformed request' \
+    rpc event.pub '{"topic":"x","flags":"bad"}'
+output_has "a missing field gets EPROTO" "^71: event.pub: missing or invalid 'topic'" rpc event.pub '{}'
+output_has "a payload that is not JSON gets EPROTO" '^71: attr.get: malformed payload' rpc attr.get 'nonsense'
+ok "broker is still up" flux ping -c 1 broker
+exit_code 1 "setattr of a start-up attribute is refused" flux setattr broker.poll-spin-us 5
 
 done_testing

@@ -37,4 +37,20 @@ rc=$?
 ok "interrupted remote process saw SIGINT" grep -q got-int int.out
 ok "flux exec exit code reflects it ($rc)" test $rc -eq 9
 rm -f int.out
+
+# A client that dies: the services it used hear of it (disconnect), and
+# rexec kills what it started, on whatever rank.
+flux exec -r 3 -n sleep 41.625 &
+pid=$!
+wait_until "remote process started" 10 pgrep -f 'sleep 41.625'
+kill -9 $pid
+wait_until "remote process is killed when its client dies" 10 bash -c "! pgrep -f '[s]leep 41.625'"
+
+# A process that never reads its stdin cannot stall the broker.
+head -c 4000000 /dev/zero | flux exec -r 1 sh -c 'sleep 2' &
+pid=$!
+wait_until "broker on rank 1 answers while stdin backs up" 10 flux ping -c 1 -r 1 broker
+kill $pid 2>/dev/null; wait $pid 2>/dev/null
+exit_code 1 "a bad working directory is refused" flux exec -r 1 -d /no/such/dir true
+output_has "...saying so" 'cannot use /no/such/dir as working directory' flux exec -r 1 -d /no/such/dir true
 done_testing

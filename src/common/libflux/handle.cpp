@@ -348,7 +348,17 @@ void Handle::dispatch(Message&& msg)
             return;
         }
         MsgHandler cb = e->cb;  // the handler may remove itself
-        cb(msg);
+        if (!msg.is_request()) {
+            cb(msg);
+            return;
+        }
+        try {
+            cb(msg);
+        } catch (const std::exception& ex) {
+            // The sender gets an answer before the exception goes on up.
+            (void)respond_error(msg, EIO, std::string("request handler failed: ") + ex.what());
+            throw;
+        }
         return;
     }
     case MsgType::control:

@@ -335,6 +335,11 @@ void Reactor::stop(int rc)
 
 int Reactor::run()
 {
+    if (run_hook_) {
+        auto hook = std::move(run_hook_);
+        run_hook_ = nullptr;
+        hook();
+    }
     // A stop() that came before run() still counts: return at once.
     while (!stopped_ && impl_->nactive > 0)
         run_once();

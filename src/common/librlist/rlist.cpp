@@ -2,7 +2,6 @@
 #include "flux/rlist.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <utility>
