@@ -17,5 +17,6 @@ int version(int argc, char** argv);
 int event(int argc, char** argv);
 int exec(int argc, char** argv);
 int logger(int argc, char** argv);
+int resource(int argc, char** argv);
 
 }  // namespace flux::cmd

@@ -36,6 +36,7 @@ const Command commands[] = {
     {"event", flux::cmd::event, "Publish and subscribe to events"},
     {"exec", flux::cmd::exec, "Execute processes across broker ranks"},
     {"logger", flux::cmd::logger, "Log a message to the broker log ring"},
+    {"resource", flux::cmd::resource, "List and manipulate resources"},
 };
 
 void usage(FILE* f)

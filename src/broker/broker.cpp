@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/hostlist.hpp>
 #include <flux/pmi_client.hpp>
 #include <flux/version.hpp>
 
@@ -131,6 +132,7 @@ Result<void> Broker::setup_attrs()
         {"instance-level", "0"},      {"log-level", "6"},          {"log-stderr-level", "3"},
         {"log-forward-level", "7"},   {"log-ring-size", "1024"},   {"broker.poll-spin-us", "100"},
         {"broker.shutdown-timeout", "30"}, {"tbon.keepalive_period", "1"}, {"tbon.lost_timeout", "5"},
+        {"broker.modules", "resource"},
     };
     for (const auto& [k, v] : defaults)
         if (!attrs_.get(k))
@@ -200,6 +202,8 @@ Result<void> Broker::bootstrap()
             if (auto r = pmi->put(fmt::format("flux.tbon.{}", rank_), *ep); !r)
                 return fail(r.error().errnum, "PMI put: " + r.error().text);
         }
+        if (auto r = pmi->put(fmt::format("flux.host.{}", rank_), attrs_.get_or("hostname", "")); !r)
+            return fail(r.error().errnum, "PMI put: " + r.error().text);
         if (auto r = pmi->barrier(); !r)
             return fail(r.error().errnum, "PMI barrier: " + r.error().text);
         if (auto p = overlay_->topology().parent(rank_)) {
@@ -210,12 +214,25 @@ Result<void> Broker::bootstrap()
         }
         if (auto m = pmi->get("PMI_process_mapping"))
             pmi_mapping = *m;
+        if (rank_ == 0) {  // rank 0 knows every rank's hostname (the hostlist attribute)
+            Hostlist hl;
+            for (uint32_t r = 0; r < size_; r++) {
+                auto h = pmi->get(fmt::format("flux.host.{}", r));
+                if (!h)
+                    return fail(h.error().errnum, fmt::format("PMI get hostname of rank {}: {}", r, h.error().text));
+                if (auto a = hl.append(*h); !a)
+                    return fail(EINVAL, fmt::format("rank {} hostname '{}': {}", r, *h, a.error().text));
+            }
+            attrs_.set_internal("hostlist", hl.encode());
+        }
         (void)pmi->finalize();
     } else if (pmi.error().errnum != ENOENT) {
         return fail(pmi.error().errnum, "PMI: " + pmi.error().text);
     } else {
         overlay_ = std::make_unique<Overlay>(*this, zctx_, 0, Topology{1, fanout}, *keepalive, *lost);
     }
+    if (rank_ == 0 && !attrs_.get("hostlist"))
+        attrs_.set_internal("hostlist", attrs_.get_or("hostname", ""));
     attrs_.set_internal("rank", std::to_string(rank_));
     attrs_.set_internal("size", std::to_string(size_));
     attrs_.set_internal("broker.mapping", mapping_from_pmi(pmi_mapping, size_));
@@ -265,7 +282,7 @@ Result<void> Broker::bootstrap()
     modules_ = std::make_unique<ModuleHost>(*this);
     rexec_ = std::make_unique<Rexec>(*this);
     // Built-in services.
-    for (const char* svc : {"broker", "attr", "log", "event", "service", "module", "overlay", "rexec"})
+    for (const char* svc : {"broker", "attr", "log", "event", "service", "module", "overlay", "rexec", "config"})
         services_[svc] = nullptr;
     if (!parent_uri.empty()) {
         if (auto r = overlay_->connect(parent_uri); !r)
@@ -321,11 +338,22 @@ void Broker::set_state(State s)
 void Broker::joined()
 {
     set_state(State::init);
-    if (auto r = modules_->load_startup_modules(); !r) {
-        log(2, "init: " + r.error().message());
-        begin_shutdown("module load failed", 1);
+    // Like flux-core's rc1: the instance is not up until its modules are.
+    modules_->load_startup_modules([this](const Result<void>& r) {
+        if (!r) {
+            log(2, "init: " + r.error().message());
+            fmt::print(stderr, "flux-broker: {}\n", r.error().message());
+            begin_shutdown("module load failed", 1);
+            return;
+        }
+        init_done();
+    });
+}
+
+void Broker::init_done()
+{
+    if (shutdown_started_)
         return;
-    }
     if (rank_ != 0) {
         set_state(State::run);
         return;
@@ -448,6 +476,15 @@ void Broker::parent_lost()
     begin_shutdown("parent lost");
 }
 
+void Broker::online_changed(const IdSet& online)
+{
+    online_ = online.encode();
+    std::string payload = fmt::format("{{\"online\":\"{}\"}}", online_);
+    auto monitors = online_monitors_;
+    for (const auto& m : monitors)
+        respond(m, payload);
+}
+
 void Broker::parent_requested_shutdown()
 {
     begin_shutdown("parent requested shutdown");
@@ -471,11 +508,8 @@ void Broker::remove_peer(Peer& p)
         else
             ++s;
     }
-    for (auto f = dmesg_followers_.begin(); f != dmesg_followers_.end();) {
-        if (!f->route.empty() && f->route.back() == p.id)
-            f = dmesg_followers_.erase(f);
-        else
-            ++f;
+    for (auto* list : {&dmesg_followers_, &online_monitors_}) {
+        std::erase_if(*list, [&](const Message& f) { return !f.route.empty() && f.route.back() == p.id; });
     }
     if (rexec_)
         rexec_->peer_gone(p.id);

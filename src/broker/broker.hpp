@@ -62,9 +62,12 @@ public:
 
     // --- overlay callbacks ------------------------------------------------------
     void joined();
+    void init_done();
     void subtree_changed(SubtreeStatus s);
     void parent_lost();
     void parent_requested_shutdown();
+    /// The online ranks of this broker's subtree changed.
+    void online_changed(const IdSet& online);
 
     // --- life cycle ---------------------------------------------------------------
     void begin_shutdown(const std::string& why, int exit_code = -1);
@@ -120,8 +123,11 @@ private:
     void module_list(const Message& m);
     void broker_shutdown(const Message& m);
     void broker_info(const Message& m);
+    void config_get(const Message& m);
     void overlay_health(const Message& m);
     void overlay_stats(const Message& m);
+    void overlay_monitor(const Message& m);
+    void overlay_disconnect(const Message& m);
     void rexec_exec(const Message& m);
     void rexec_kill(const Message& m);
     void rexec_write(const Message& m);
@@ -151,6 +157,8 @@ private:
     std::unordered_map<std::string, Peer*> peers_;       // route hop id -> peer
     std::unordered_map<std::string, Peer*> services_;    // service -> peer (nullptr = built in)
     std::vector<Message> dmesg_followers_;
+    std::vector<Message> online_monitors_;
+    std::string online_;
     uint32_t event_seq_ = 0;
     uint32_t last_event_seq_ = 0;
     pid_t initial_pid_ = -1;

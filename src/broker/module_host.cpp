@@ -154,6 +154,7 @@ public:
                 b.respond(r);
             load_reqs_.clear();
             b.log(7, fmt::format("module {} running", name_));
+            host_.startup_status(name_, true, "");
             return false;
         }
         state_ = "exited";
@@ -165,7 +166,9 @@ public:
             b.respond_error(r, ECANCELED, fmt::format("module {} failed to start: {}", name_, text.empty() ? "exited" : text));
         load_reqs_.clear();
         exit_text_ = text;
-        host_.finished(*this);
+        std::string name = name_;
+        host_.finished(*this);  // destroys this (deferred)
+        host_.startup_status(name, false, text);
         return true;
     }
 
@@ -223,6 +226,7 @@ void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> 
         if (req)  // the requester is told; the log keeps a quiet note
             broker_.respond_error(*req, e, text);
         broker_.log(req ? 7 : 3, text);
+        startup_status(name_or_path, false, text);
     };
     auto path = resolve(name_or_path);
     if (!path) {
@@ -336,24 +340,57 @@ std::string ModuleHost::list_json() const
     return a.dump();
 }
 
-Result<void> ModuleHost::load_startup_modules()
+void ModuleHost::load_startup_modules(std::function<void(const Result<void>&)> done)
 {
     std::string list = broker_.attrs().get_or("broker.modules", "");
+    std::vector<std::string> names;
     size_t start = 0;
     while (start < list.size()) {
         size_t comma = list.find(',', start);
         std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!name.empty()) {
-            auto p = resolve(name);
-            if (!p)
-                return std::unexpected(p.error());
-            load(name, {}, nullptr);
-        }
+        if (!name.empty())
+            names.push_back(name);
         if (comma == std::string::npos)
             break;
         start = comma + 1;
     }
-    return {};
+    for (const auto& n : names) {
+        if (auto p = resolve(n); !p) {
+            done(std::unexpected(p.error()));
+            return;
+        }
+    }
+    if (names.empty()) {
+        done({});
+        return;
+    }
+    startup_done_ = std::move(done);
+    for (const auto& n : names)
+        startup_pending_.insert(n);
+    for (const auto& n : names) {
+        load(n, {}, nullptr);
+        if (!startup_done_)
+            return;  // already failed
+    }
+}
+
+void ModuleHost::startup_status(const std::string& name, bool ok, const std::string& text)
+{
+    if (!startup_done_ || !startup_pending_.contains(name))
+        return;
+    if (!ok) {
+        auto done = std::move(startup_done_);
+        startup_done_ = nullptr;
+        startup_pending_.clear();
+        done(fail(ECANCELED, fmt::format("module {} failed to start: {}", name, text.empty() ? "exited" : text)));
+        return;
+    }
+    startup_pending_.erase(name);
+    if (startup_pending_.empty()) {
+        auto done = std::move(startup_done_);
+        startup_done_ = nullptr;
+        done({});
+    }
 }
 
 void ModuleHost::unload_all(double timeout)

@@ -2,8 +2,10 @@
 // broker by a ZeroMQ inproc PAIR socket. Protocol: doc/dev/modules.md.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,8 +34,9 @@ public:
     void remove(const std::string& name, const Message* req);
     /// JSON array describing the loaded modules.
     std::string list_json() const;
-    /// Modules named by the broker.modules attribute (comma separated).
-    Result<void> load_startup_modules();
+    /// Load the modules named by the broker.modules attribute (comma
+    /// separated); `done` runs once all are running, or with the first error.
+    void load_startup_modules(std::function<void(const Result<void>&)> done);
     /// Stop every module, waiting up to `timeout` seconds for each thread
     /// (broker shutdown). One that does not stop is abandoned.
     void unload_all(double timeout = 10);
@@ -50,6 +53,9 @@ private:
     Broker& broker_;
     std::map<std::string, std::unique_ptr<Module>> modules_;
     uint64_t seq_ = 0;
+    std::set<std::string> startup_pending_;
+    std::function<void(const Result<void>&)> startup_done_;
+    void startup_status(const std::string& name, bool ok, const std::string& text);
     bool abandoned_ = false;
     friend class Module;
 };

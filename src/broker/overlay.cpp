@@ -80,6 +80,7 @@ struct Overlay::Child {
     uint32_t rank = 0;
     std::string ident;
     std::string hostname;  // from its hello
+    IdSet online;          // online ranks in its subtree, as it reported them
     ChildState state = ChildState::offline;
     SubtreeStatus subtree = SubtreeStatus::offline;
     double last_seen = 0;
@@ -351,6 +352,8 @@ void Overlay::child_control(Child& c, const Message& m)
         }
         (void)zmqutil::send(router_, Message::control(ctl_hello, c.rank), &c.ident);
         c.hostname = m.payload;
+        c.online.clear();
+        (void)c.online.insert(c.rank);
         set_child_state(c, ChildState::online, "");
         break;
     case ctl_keepalive:
@@ -362,6 +365,23 @@ void Overlay::child_control(Child& c, const Message& m)
         }
         break;
     case ctl_goodbye: set_child_state(c, ChildState::gone, ""); break;
+    case ctl_online: {
+        if (c.state != ChildState::online)
+            return;
+        auto ids = IdSet::parse(m.payload);
+        // Only ranks of its own subtree count.
+        IdSet allowed;
+        (void)allowed.insert(c.rank);
+        for (uint32_t d : topo_.descendants(c.rank))
+            (void)allowed.insert(d);
+        if (!ids || !(*ids - allowed).empty()) {
+            dropped_++;
+            return;
+        }
+        c.online = *ids;
+        status_changed();
+        break;
+    }
     default: dropped_++; break;
     }
 }
@@ -434,12 +454,33 @@ SubtreeStatus Overlay::subtree_status() const
     return s;
 }
 
+IdSet Overlay::online_set() const
+{
+    IdSet s;
+    (void)s.insert(rank_);
+    for (const auto& [r, c] : children_)
+        if (c->state == ChildState::online)
+            s |= c->online;
+    return s;
+}
+
 void Overlay::status_changed()
 {
     SubtreeStatus s = subtree_status();
     if (parent_ && joined_ && s != reported_) {
         reported_ = s;
         (void)send_parent(Message::control(ctl_keepalive, static_cast<uint32_t>(s)));
+    }
+    IdSet online = online_set();
+    std::string enc = online.encode();
+    if (enc != reported_online_) {
+        reported_online_ = enc;
+        if (parent_ && joined_) {
+            Message m = Message::control(ctl_online, 0);
+            m.set_payload(enc);
+            (void)send_parent(std::move(m));
+        }
+        broker_.online_changed(online);
     }
     broker_.subtree_changed(s);
 }
@@ -464,6 +505,8 @@ void Overlay::on_dealer()
                     broker_.add_peer(*parent_);
                     reported_ = subtree_status();
                     (void)send_parent(Message::control(ctl_keepalive, static_cast<uint32_t>(reported_)));
+                    reported_online_.clear();
+                    status_changed();  // report who is online below us
                     broker_.joined();
                 }
                 break;

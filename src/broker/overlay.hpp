@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <flux/idset.hpp>
 #include <flux/message.hpp>
 #include <flux/reactor.hpp>
 
@@ -37,6 +38,7 @@ enum OverlayCtl : uint32_t {
     ctl_keepalive = 2,  // both ways: status = sender's subtree status
     ctl_shutdown = 3,   // parent -> child: leave the instance
     ctl_goodbye = 4,    // child -> parent: leaving now (not lost)
+    ctl_online = 5,     // child -> parent: payload = idset of online ranks in its subtree
 };
 
 enum class SubtreeStatus : uint32_t { unknown = 0, full = 1, partial = 2, degraded = 3, lost = 4, offline = 5 };
@@ -75,6 +77,8 @@ public:
     bool has_parent() const { return parent_ != nullptr; }
     bool joined() const { return joined_; }
     SubtreeStatus subtree_status() const;
+    /// Ranks online in this broker's subtree, itself included.
+    IdSet online_set() const;
     const Topology& topology() const { return topo_; }
     uint32_t rank() const { return rank_; }
     ChildState child_state(uint32_t child) const;
@@ -119,6 +123,7 @@ private:
     double parent_seen_ = 0;
     double sent_parent_ = 0;
     SubtreeStatus reported_ = SubtreeStatus::unknown;
+    std::string reported_online_;
     std::function<void()> shutdown_done_;
     bool shutting_down_ = false;
     size_t dropped_ = 0;

@@ -335,6 +335,13 @@ void Broker::module_list(const Message& m)
     respond(m, fmt::format("{{\"mods\":{}}}", modules_->list_json()));
 }
 
+// ---- config ------------------------------------------------------------------------------
+
+void Broker::config_get(const Message& m)
+{
+    respond(m, config().dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 // ---- broker ------------------------------------------------------------------------------
 
 void Broker::broker_shutdown(const Message& m)
@@ -396,6 +403,22 @@ void Broker::overlay_stats(const Message& m)
                    .dump());
 }
 
+// Streaming: the online ranks of this broker's subtree now and on each change.
+void Broker::overlay_monitor(const Message& m)
+{
+    if (!m.has_flag(msgflag::streaming)) {
+        respond_error(m, EPROTO, "overlay.monitor requires a streaming request");
+        return;
+    }
+    respond(m, fmt::format("{{\"online\":\"{}\"}}", overlay_->online_set().encode()));
+    online_monitors_.push_back(m);
+}
+
+void Broker::overlay_disconnect(const Message& m)
+{
+    std::erase_if(online_monitors_, [&](const Message& f) { return f.route == m.route; });
+}
+
 // ---- rexec ---------------------------------------------------------------------------------
 
 void Broker::rexec_exec(const Message& m)
@@ -447,8 +470,11 @@ const std::unordered_map<std::string, Broker::Builtin>& Broker::handler_table()
         {"module.list", {&Broker::module_list, anyone}},
         {"broker.shutdown", {&Broker::broker_shutdown, owner}},
         {"broker.info", {&Broker::broker_info, anyone}},
+        {"config.get", {&Broker::config_get, owner}},
         {"overlay.health", {&Broker::overlay_health, anyone}},
         {"overlay.stats", {&Broker::overlay_stats, anyone}},
+        {"overlay.monitor", {&Broker::overlay_monitor, anyone}},
+        {"overlay.disconnect", {&Broker::overlay_disconnect, anyone}},
         {"rexec.exec", {&Broker::rexec_exec, owner}},
         {"rexec.kill", {&Broker::rexec_kill, owner}},
         {"rexec.write", {&Broker::rexec_write, owner}},
