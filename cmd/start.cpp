@@ -254,7 +254,9 @@ private:
             kill_all(SIGKILL);
         }
         if (rank == 0 && running_ > 0) {
-            // The others should follow rank 0 promptly; don't wait forever.
+            // Normally the others have left already; any still here (rank 0
+            // failed early) are asked to go, then made to.
+            kill_all(SIGTERM);
             exit_timer_ = r_.timer(o_.exit_timeout, 0, [this] {
                 errorf(CMD, "brokers still running after rank 0 exited; killing them");
                 kill_all(SIGKILL);

@@ -418,10 +418,17 @@ void ModuleHost::unload_all(double timeout)
             auto msg = zmqutil::decode(**f);
             if (!msg)
                 continue;
-            if (msg->is_control() && msg->aux1 == modctl_status && msg->aux2 != modstatus_running)
+            if (msg->is_control() && msg->aux1 == modctl_status && msg->aux2 != modstatus_running) {
                 exited = true;
-            else if (msg->is_response())
+            } else if (msg->is_request() || msg->is_response()) {
+                // Keep serving it: it may be waiting on an answer before it
+                // can see that it should stop.
+                if (msg->userid == USERID_UNKNOWN) {
+                    msg->userid = m.userid;
+                    msg->rolemask = role::owner;
+                }
                 broker_.receive(m, std::move(*msg));
+            }
         }
         broker_.remove_peer(m);
         if (!exited) {

@@ -552,6 +552,11 @@ void Overlay::probe_children()
 void Overlay::on_tick()
 {
     double now = broker_.reactor().now();
+    if (parent_ && !joined_ && now - parent_seen_ > lost_timeout_) {
+        broker_.log(2, fmt::format("overlay: parent did not answer our hello in {:.1f}s", now - parent_seen_));
+        broker_.parent_lost();
+        return;
+    }
     if (parent_ && joined_) {
         if (now - sent_parent_ >= keepalive_period_ * 0.9)
             (void)send_parent(Message::control(ctl_keepalive, static_cast<uint32_t>(subtree_status())));

@@ -379,7 +379,7 @@ void Reactor::run_once(bool nowait)
         }
     }
     int timeout = -1;
-    if (busy || stopped_) {
+    if (busy) {
         timeout = 0;
     } else if (!im.timers.empty()) {
         double dt = im.timers.begin()->first - now_;

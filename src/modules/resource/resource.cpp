@@ -105,9 +105,13 @@ Result<void> Resource::init()
             return fail(EINVAL, fmt::format("[resource]: unknown key '{}'", k));
     }
     if (rconf.contains("exclude")) {
-        if (!rconf["exclude"].is_string())
+        const auto& ex = rconf["exclude"];
+        if (ex.is_number_unsigned())  // --conf=resource.exclude=3 arrives as a number
+            exclude_spec_ = std::to_string(ex.get<uint64_t>());
+        else if (ex.is_string())
+            exclude_spec_ = ex.get<std::string>();
+        else
             return fail(EINVAL, "[resource] exclude must be a string (idset or hostlist)");
-        exclude_spec_ = rconf["exclude"].get<std::string>();
     }
     if (rank_ != 0) {
         // Given or configured R is rank 0's business; otherwise report our node.
