@@ -31,12 +31,13 @@ s=$(now); flux start --test-size=256 true; e=$(now)
 printf "size %-4d %.3f s (one run: start and stop)\n" 256 "$(echo "$e - $s" | bc -l)"
 
 echo
-echo "== idle broker RSS (16-broker instance, after 1 s)"
+echo "== idle broker memory (16-broker instance, after 1 s): RSS, and PSS (shared library pages split among the brokers)"
 flux start --test-size=16 sh -c '
   sleep 1
   for r in 0 1 15; do
     pid=$(flux exec -r $r flux getattr broker.pid)
     kb=$(awk "/VmRSS/ {print \$2}" /proc/$pid/status)
-    printf "rank %-3s %6.1f MiB\n" $r $(echo "$kb / 1024" | bc -l)
+    pss=$(awk "/^Pss:/ {print \$2}" /proc/$pid/smaps_rollup)
+    printf "rank %-3s RSS %6.1f MiB  PSS %6.1f MiB\n" $r $(echo "$kb / 1024" | bc -l) $(echo "$pss / 1024" | bc -l)
   done
 '

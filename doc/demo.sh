@@ -13,6 +13,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 echo "Inside a 4-broker instance. FLUX_URI=$FLUX_URI"
 step flux uptime
 step flux overlay status
+step flux resource list
 step flux exec -r all -l sh -c 'echo "broker $(flux getattr rank) of $(flux getattr size) on $(flux getattr hostname)"'
 step flux ping -c 3 -i 0.1 -r 3 broker
 step flux module load -r 3 hello

@@ -1,6 +1,7 @@
 // flux-broker: parse the command line and run a broker.
 //
 // flux-broker [-v] [-S NAME=VALUE]... [-c PATH] [--conf KEY=VAL]... [--] [INITIAL-PROGRAM ARGS...]
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstring>
@@ -31,6 +32,9 @@ int main(int argc, char** argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // One malloc arena: module and ZeroMQ threads each touching an arena of
+    // their own would cost more memory than the contention they save.
+    mallopt(M_ARENA_MAX, 1);
 
     flux::broker::Options opts;
     int i = 1;

@@ -355,6 +355,8 @@ void Overlay::child_control(Child& c, const Message& m)
         c.online.clear();
         (void)c.online.insert(c.rank);
         set_child_state(c, ChildState::online, "");
+        if (shutting_down_)  // it came late: it leaves with the rest
+            (void)zmqutil::send(router_, Message::control(ctl_shutdown, 0), &c.ident);
         break;
     case ctl_keepalive:
         if (c.state != ChildState::online)

@@ -29,8 +29,12 @@ test_under_flux() {
     fi
 }
 
+_t0=$SECONDS
 _report() {
     local rc=$1 desc=$2
+    local took=$((SECONDS - _t0))
+    _t0=$SECONDS
+    [ $took -ge 5 ] && desc="$desc [took ${took}s]"
     _n=$((_n + 1))
     if [ "$rc" -eq 0 ]; then
         _pass=$((_pass + 1))

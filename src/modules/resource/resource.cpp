@@ -49,6 +49,7 @@ struct Drain {
 class Resource {
 public:
     Resource(Handle& h, uint32_t rank, uint32_t size) : h_(h), rank_(rank), size_(size) {}
+    bool is_rank0() const { return rank_ == 0; }
 
     // Set up from config and attributes; false (after logging why) on error.
     Result<void> init();
@@ -126,8 +127,9 @@ Result<void> Resource::init()
                {"gpus", local->gpus.encode()}};
         auto f = h_.rpc("resource.register", j.dump(), 0);
         f.then([this](Future& fut) {
+            // ENOSYS: rank 0 is already shutting down (a short-lived instance).
             if (auto r = fut.get(); !r)
-                h_.log(3, "resource: cannot register with rank 0: " + r.error().message());
+                h_.log(r.error().errnum == ENOSYS ? 7 : 3, "resource: cannot register with rank 0: " + r.error().message());
         });
         return {};
     }
@@ -464,13 +466,6 @@ void Resource::disconnect(const Message& m)
 
 int resource_main(Handle& h, const std::vector<std::string>&)
 {
-    auto rank = h.rank();
-    auto size = h.size();
-    if (!rank || !size) {
-        h.log(3, "resource: cannot get rank/size");
-        return -1;
-    }
-    Resource res(h, *rank, *size);
     struct Entry {
         const char* topic;
         void (Resource::*fn)(const Message&);
@@ -485,22 +480,48 @@ int resource_main(Handle& h, const std::vector<std::string>&)
         {"resource.register", &Resource::reg, role::owner},
         {"resource.disconnect", &Resource::disconnect, role::all},
     };
-    // Installed before init(): other ranks may register while we set up.
-    if (*rank == 0) {
-        for (const auto& e : table) {
-            h.add_handler(MsgType::request, e.topic, [&h, &res, fn = e.fn](const Message& m) {
-                try {
-                    (res.*fn)(m);
-                } catch (const std::exception& ex) {
-                    (void)h.respond_error(m, EPROTO, fmt::format("{}: malformed request: {}", m.topic, ex.what()));
-                }
-            }, e.roles);
+    // Installed before the first RPC: other ranks may register with us
+    // while we are still setting up; such requests wait until we are.
+    std::unique_ptr<Resource> res;
+    std::vector<std::pair<Message, void (Resource::*)(const Message&)>> early;
+    auto call = [&h](Resource& r, void (Resource::*fn)(const Message&), const Message& m) {
+        try {
+            (r.*fn)(m);
+        } catch (const std::exception& ex) {
+            (void)h.respond_error(m, EPROTO, fmt::format("{}: malformed request: {}", m.topic, ex.what()));
         }
+    };
+    for (const auto& e : table) {
+        h.add_handler(MsgType::request, e.topic, [&, fn = e.fn](const Message& m) {
+            if (!res) {
+                early.emplace_back(m, fn);
+                return;
+            }
+            if (!res->is_rank0() && fn != &Resource::disconnect) {
+                (void)h.respond_error(m, EHOSTUNREACH, fmt::format("{} is served by rank 0", m.topic));
+                return;
+            }
+            call(*res, fn, m);
+        }, e.roles);
     }
-    if (auto r = res.init(); !r) {
+    auto rank = h.rank();
+    auto size = h.size();
+    if (!rank || !size) {
+        h.log(3, "resource: cannot get rank/size");
+        return -1;
+    }
+    res = std::make_unique<Resource>(h, *rank, *size);
+    if (auto r = res->init(); !r) {
         h.log(2, "resource: " + r.error().message());
         return -1;
     }
+    for (auto& [m, fn] : early) {
+        if (res->is_rank0() || fn == &Resource::disconnect)
+            call(*res, fn, m);
+        else
+            (void)h.respond_error(m, EHOSTUNREACH, fmt::format("{} is served by rank 0", m.topic));
+    }
+    early.clear();
     return h.reactor().run();
 }
 
