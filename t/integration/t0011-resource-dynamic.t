@@ -53,6 +53,15 @@ output_has "...saying why" 'R has 2 node\(s\) but the instance has 3' \
     flux start --test-size=3 -Sresource.R="$PWD/given.json" true
 rm -f given.json
 
+# A configured R (path) may name more nodes than there are brokers: they stay down.
+cat >big.json <<'EOT'
+{"version":1,"execution":{"R_lite":[{"rank":"0-2","children":{"core":"0-3"}}],"nodelist":["cfg[0-2]"],"starttime":0,"expiration":0}}
+EOT
+printf '[resource]\npath = "%s"\n' "$PWD/big.json" >big.toml
+output_is "configured nodes without a broker are down" "$(printf 'free 2 cfg[0-1]\ndown 1 cfg2')" \
+    flux start --test-size=2 -c big.toml flux resource list -n -s free,down -o '{state} {nnodes} {nodelist}'
+rm -f big.json big.toml
+
 # Bad configuration: the instance says why and does not come up.
 printf '[[resource.config]]\nhosts = "n[0-1]"\ncores = "0-x"\n' >bad.toml
 exit_code 1 "a bad idset in resource.config fails start-up" flux start --test-size=2 --test-hosts='n[0-1]' -c bad.toml true

@@ -168,8 +168,12 @@ Result<void> Resource::init()
         auto R = Rlist::parse(*text);
         if (!R)
             return fail(EINVAL, fmt::format("{}: {}", *path, R.error().text));
-        R->rerank();
-        if (R->nnodes() != size_)
+        bool given = h_.getattr("resource.R").has_value();
+        if (given)
+            R->rerank();  // a child instance's ranks are 0..n-1, whatever the parent's were
+        // A given R must match the brokers exactly. A configured one may name
+        // more nodes than there are brokers (they stay down), not fewer.
+        if ((given && R->nnodes() != size_) || R->nnodes() < size_)
             return fail(EINVAL, fmt::format("{}: R has {} node(s) but the instance has {} broker(s)", *path,
                                             R->nnodes(), size_));
         define(std::move(*R), h_.getattr("resource.R") ? "job" : "configuration");
