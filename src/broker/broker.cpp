@@ -226,8 +226,26 @@ Result<void> Broker::bootstrap()
             attrs_.set_internal("hostlist", hl.encode());
         }
         (void)pmi->finalize();
+        // Our PMI is not our children's: the initial program and processes
+        // started here must not find it (a nested instance has its own).
+        for (const char* v : {"PMI_FD", "PMI_RANK", "PMI_SIZE", "PMI_SPAWNED"})
+            unsetenv(v);
     } else if (pmi.error().errnum != ENOENT) {
         return fail(pmi.error().errnum, "PMI: " + pmi.error().text);
+    } else if (auto pe = attrs_.get("tbon.parent-endpoint")) {
+        // Rejoin: a broker restarted by hand takes its old place in a
+        // running instance (-Sbroker.rank=R -Sbroker.size=N
+        // -Stbon.parent-endpoint=URI). It has no children of its own.
+        auto r = attrs_.get_number("broker.rank", -1, 1, 1e7);
+        auto n = attrs_.get_number("broker.size", -1, 2, 1e7);
+        if (!r || !n || *r < 1 || *n < 2 || *r >= *n)
+            return fail(EINVAL, "rejoin needs broker.rank (1..size-1) and broker.size with tbon.parent-endpoint");
+        rank_ = static_cast<uint32_t>(*r);
+        size_ = static_cast<uint32_t>(*n);
+        overlay_ = std::make_unique<Overlay>(*this, zctx_, rank_, Topology{size_, fanout}, *keepalive, *lost);
+        if (!overlay_->children().empty())
+            return fail(EINVAL, fmt::format("rank {} has children: only leaves can rejoin by hand", rank_));
+        parent_uri = *pe;
     } else {
         overlay_ = std::make_unique<Overlay>(*this, zctx_, 0, Topology{1, fanout}, *keepalive, *lost);
     }

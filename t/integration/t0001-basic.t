@@ -4,6 +4,7 @@
 test_under_flux 1
 
 output_is "rank is 0" 0 flux getattr rank
+output_is "the initial program does not see the broker's PMI" "" printenv PMI_FD
 output_is "size is 1" 1 flux getattr size
 output_is "instance-level is 0" 0 flux getattr instance-level
 output_is "tbon.fanout defaults to 2" 2 flux getattr tbon.fanout

@@ -20,8 +20,19 @@ for i in $(seq 1 200); do
     sleep 0.05
 done
 flux resource status -s offline -n -o '{ranks}'
+# Bring it back by hand, in its old place under rank 1.
+ep=$(flux exec -r 1 flux getattr tbon.endpoint)
+rd=$(mktemp -d)
+"$FLUX_BUILD_DIR/libexec/flux/flux-broker" -Sbroker.rank=3 -Sbroker.size=4 -Stbon.parent-endpoint="$ep" \
+    -Srundir="$rd/3" >/dev/null 2>&1 &
+for i in $(seq 1 200); do
+    flux resource list -n -s up -o '{nnodes}' | grep -q '^4$' && { echo up; break; }
+    sleep 0.05
+done
+flux overlay status --summary
 EOT
-output_is "a killed rank shows as down and offline" "$(printf 'down\n3')" flux start --test-size=4 bash kill.sh
+output_is "a killed rank goes down, and up again when it returns" "$(printf 'down\n3\nup\n0 %s: full' "$(hostname)")" \
+    flux start --test-size=4 bash kill.sh
 rm -f kill.sh
 
 # Exclusion
