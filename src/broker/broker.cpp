@@ -474,6 +474,16 @@ void Broker::begin_shutdown(const std::string& why, int exit_code)
 
 void Broker::finish_shutdown()
 {
+    // Never from inside whatever callback got us here: unloading modules
+    // destroys objects that may be on the stack (a module's own handler).
+    if (finish_scheduled_)
+        return;
+    finish_scheduled_ = true;
+    reactor_.defer([this] { do_finish_shutdown(); });
+}
+
+void Broker::do_finish_shutdown()
+{
     if (state_ == State::finalize)
         return;
     shutdown_timer_.reset();

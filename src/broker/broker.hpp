@@ -101,6 +101,7 @@ private:
     void deliver_builtin(Message&& m);
     void start_initial_program();
     void finish_shutdown();
+    void do_finish_shutdown();
     Result<void> setup_attrs();
 
     // built-in services (services.cpp); the table is at the bottom of it
@@ -167,6 +168,7 @@ private:
     TimerPtr shutdown_timer_;
     TimerPtr initial_kill_timer_;
     bool children_gone_ = false;
+    bool finish_scheduled_ = false;
     int exit_code_ = 0;
     bool exit_code_set_ = false;
     bool shutdown_started_ = false;

@@ -17,8 +17,8 @@ output_has "...with a clear message" 'already loaded' flux module load hello
 ok "reload" flux module reload hello
 output_has "still listed after reload" '^hello ' flux module list
 ok "remove" flux module remove hello
-output_is "list shows only the default modules" "$(printf 'Module                   Idle State      Service\nresource                    0 running    resource')" \
-    flux module list
+output_is "list shows only the default modules" "resource running resource" \
+    bash -c "flux module list | tail -n +2 | awk '{print \$1, \$3, \$4}'"
 exit_code 1 "remove an unloaded module fails" flux module remove hello
 ok "remove -f of an unloaded module succeeds" flux module remove -f hello
 ok "load by path" flux module load "$FLUX_BUILD_DIR/lib/flux/modules/hello.so"
