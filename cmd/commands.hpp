@@ -18,5 +18,11 @@ int event(int argc, char** argv);
 int exec(int argc, char** argv);
 int logger(int argc, char** argv);
 int resource(int argc, char** argv);
+int submit(int argc, char** argv);
+int run(int argc, char** argv);
+int bulksubmit(int argc, char** argv);
+int job(int argc, char** argv);
+int cancel(int argc, char** argv);
+int queue(int argc, char** argv);
 
 }  // namespace flux::cmd

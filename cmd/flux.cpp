@@ -37,6 +37,12 @@ const Command commands[] = {
     {"exec", flux::cmd::exec, "Execute processes across broker ranks"},
     {"logger", flux::cmd::logger, "Log a message to the broker log ring"},
     {"resource", flux::cmd::resource, "List and manipulate resources"},
+    {"run", flux::cmd::run, "Run a job interactively"},
+    {"submit", flux::cmd::submit, "Submit a job"},
+    {"bulksubmit", flux::cmd::bulksubmit, "Submit jobs in bulk"},
+    {"job", flux::cmd::job, "Job housekeeping: attach, status, kill, eventlog, ..."},
+    {"cancel", flux::cmd::cancel, "Cancel jobs"},
+    {"queue", flux::cmd::queue, "Manage the job queue"},
 };
 
 void usage(FILE* f)

@@ -97,7 +97,9 @@ public:
     /// Handle requests or events whose topic is `topic`, or starts with the
     /// prefix before a trailing '*' ("job-manager.*"). Requests from senders
     /// lacking any role in `rolemask` are answered EPERM without calling cb.
-    /// Unmatched requests are answered ENOSYS.
+    /// Unmatched requests are answered ENOSYS. Responses carrying matchtag 0
+    /// (protocols that match by payload, e.g. RFC 27 sched.alloc) go to a
+    /// MsgType::response handler for their topic; others go to their Future.
     void add_handler(MsgType type, std::string topic, MsgHandler cb, uint32_t rolemask = role::owner);
     void remove_handler(MsgType type, const std::string& topic);
     void clear_handlers();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -121,6 +122,23 @@ public:
     /// Number of barriers that have completed.
     int barriers_completed() const { return barriers_completed_; }
 
+    // --- one server among several (a job spread over many job shells) ---
+    // The server's clients are then this shell's tasks only: feed() takes a
+    // local index 0..size-1 and the barrier waits for the local clients.
+
+    /// What `cmd=get_universe_size` answers (default: size).
+    void set_universe_size(int n) { universe_size_ = n; }
+    /// When every local client has entered a barrier, call `hook` with the
+    /// puts made since the previous one instead of completing it; the
+    /// caller exchanges them with the other servers and then calls
+    /// complete_barrier() with everyone's puts.
+    void set_barrier_hook(std::function<void(std::map<std::string, std::string>)> hook)
+    {
+        barrier_hook_ = std::move(hook);
+    }
+    /// Commit `kvs` (plus local puts) and release the local clients.
+    void complete_barrier(const std::map<std::string, std::string>& kvs);
+
 private:
     struct Client {
         std::string in;   // bytes of an incomplete line
@@ -136,6 +154,7 @@ private:
     void handle_put(Client& client, const PmiMessage& msg);
     void handle_get(Client& client, const PmiMessage& msg);
     Result<void> handle_barrier(int rank);
+    void finish_barrier(const std::map<std::string, std::string>& kvs);
     std::optional<std::string> check_kvsname(const PmiMessage& msg) const;
 
     int size_;
@@ -147,6 +166,8 @@ private:
     int barrier_count_ = 0;
     int barriers_completed_ = 0;
     std::optional<PmiAbort> abort_;
+    int universe_size_ = 0;
+    std::function<void(std::map<std::string, std::string>)> barrier_hook_;
 };
 
 }  // namespace flux

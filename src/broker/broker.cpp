@@ -132,7 +132,7 @@ Result<void> Broker::setup_attrs()
         {"instance-level", "0"},      {"log-level", "6"},          {"log-stderr-level", "3"},
         {"log-forward-level", "7"},   {"log-ring-size", "1024"},   {"broker.poll-spin-us", "100"},
         {"broker.shutdown-timeout", "30"}, {"tbon.keepalive_period", "1"}, {"tbon.lost_timeout", "5"},
-        {"broker.modules", "resource"},
+        {"broker.modules", "resource,job-manager@0,job-ingest@0,sched-simple@0,job-exec@0"},
     };
     for (const auto& [k, v] : defaults)
         if (!attrs_.get(k))

@@ -264,6 +264,8 @@ void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> 
         reply_err(EINVAL, fmt::format("invalid module name '{}'", name));
         return;
     }
+    if (name_or_path == startup_current_)
+        startup_current_ = name;  // it reports under its own name
     if (modules_.contains(name)) {
         dlclose(dl);
         reply_err(EEXIST, fmt::format("module {} is already loaded", name));
@@ -342,12 +344,21 @@ std::string ModuleHost::list_json() const
 
 void ModuleHost::load_startup_modules(std::function<void(const Result<void>&)> done)
 {
+    // "a,b@0,c": b loads on rank 0 only. Modules load one after another,
+    // each once the previous one runs, so a module may rely on those
+    // before it (sched-simple says hello to job-manager as it starts).
     std::string list = broker_.attrs().get_or("broker.modules", "");
     std::vector<std::string> names;
     size_t start = 0;
     while (start < list.size()) {
         size_t comma = list.find(',', start);
         std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (auto at = name.find('@'); at != std::string::npos) {
+            bool here = name.substr(at + 1) == std::to_string(broker_.rank());
+            name.resize(at);
+            if (!here)
+                name.clear();
+        }
         if (!name.empty())
             names.push_back(name);
         if (comma == std::string::npos)
@@ -365,32 +376,39 @@ void ModuleHost::load_startup_modules(std::function<void(const Result<void>&)> d
         return;
     }
     startup_done_ = std::move(done);
-    for (const auto& n : names)
-        startup_pending_.insert(n);
-    for (const auto& n : names) {
-        load(n, {}, nullptr);
-        if (!startup_done_)
-            return;  // already failed
-    }
+    startup_queue_.assign(names.begin(), names.end());
+    load_next_startup();
 }
 
-void ModuleHost::startup_status(const std::string& name, bool ok, const std::string& text)
+void ModuleHost::load_next_startup()
 {
-    if (!startup_done_ || !startup_pending_.contains(name))
+    if (startup_queue_.empty()) {
+        auto done = std::move(startup_done_);
+        startup_done_ = nullptr;
+        if (done)
+            done({});
+        return;
+    }
+    startup_current_ = startup_queue_.front();
+    startup_queue_.pop_front();
+    load(startup_current_, {}, nullptr);
+}
+
+void ModuleHost::startup_status(const std::string& name_ref, bool ok, const std::string& text)
+{
+    std::string name = name_ref;  // may refer to startup_current_, cleared below
+    if (!startup_done_ || name != startup_current_)
         return;
     if (!ok) {
         auto done = std::move(startup_done_);
         startup_done_ = nullptr;
-        startup_pending_.clear();
+        startup_queue_.clear();
+        startup_current_.clear();
         done(fail(ECANCELED, fmt::format("module {} failed to start: {}", name, text.empty() ? "exited" : text)));
         return;
     }
-    startup_pending_.erase(name);
-    if (startup_pending_.empty()) {
-        auto done = std::move(startup_done_);
-        startup_done_ = nullptr;
-        done({});
-    }
+    startup_current_.clear();
+    load_next_startup();
 }
 
 void ModuleHost::unload_all(double timeout)

@@ -2,6 +2,8 @@
 // broker by a ZeroMQ inproc PAIR socket. Protocol: doc/dev/modules.md.
 #pragma once
 
+#include <deque>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,9 +55,11 @@ private:
     Broker& broker_;
     std::map<std::string, std::unique_ptr<Module>> modules_;
     uint64_t seq_ = 0;
-    std::set<std::string> startup_pending_;
+    std::deque<std::string> startup_queue_;
+    std::string startup_current_;
     std::function<void(const Result<void>&)> startup_done_;
     void startup_status(const std::string& name, bool ok, const std::string& text);
+    void load_next_startup();
     bool abandoned_ = false;
     friend class Module;
 };

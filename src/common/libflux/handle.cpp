@@ -315,6 +315,15 @@ void Handle::dispatch(Message&& msg)
 {
     switch (msg.type) {
     case MsgType::response: {
+        if (msg.matchtag() == MATCHTAG_NONE) {
+            // Protocols that match responses by payload (RFC 27 sched.alloc,
+            // job-exec.start) go to a response handler for the topic.
+            if (const auto* e = handlers_->find(msg.type, msg.topic)) {
+                MsgHandler cb = e->cb;
+                cb(msg);
+            }
+            return;
+        }
         auto it = handlers_->pending.find(msg.matchtag());
         if (it == handlers_->pending.end())
             return;  // canceled or unknown: drop

@@ -214,7 +214,7 @@ Result<void> PmiServer::handle_line(int rank, std::string_view line)
         client.out += "cmd=appnum appnum=0\n";
     }
     else if (cmd == "get_universe_size") {
-        client.out += "cmd=universe_size size=" + std::to_string(size_) + "\n";
+        client.out += "cmd=universe_size size=" + std::to_string(universe_size_ > 0 ? universe_size_ : size_) + "\n";
     }
     else if (cmd == "get_my_kvsname") {
         client.out += "cmd=my_kvsname kvsname=" + kvsname_ + "\n";
@@ -317,18 +317,36 @@ Result<void> PmiServer::handle_barrier(int rank)
     client.in_barrier = true;
     if (++barrier_count_ < size_)
         return {};
+    barrier_count_ = 0;
+    if (barrier_hook_) {
+        // Distributed: the other servers' puts arrive in complete_barrier().
+        auto puts = std::move(pending_);
+        pending_.clear();
+        barrier_hook_(std::move(puts));
+        return {};
+    }
+    finish_barrier({});
+    return {};
+}
 
+void PmiServer::complete_barrier(const std::map<std::string, std::string>& kvs)
+{
+    finish_barrier(kvs);
+}
+
+void PmiServer::finish_barrier(const std::map<std::string, std::string>& kvs)
+{
     for (auto& [key, value] : pending_)
         kvs_.insert_or_assign(key, std::move(value));
     pending_.clear();
-    barrier_count_ = 0;
+    for (const auto& [key, value] : kvs)
+        kvs_.insert_or_assign(key, value);
     ++barriers_completed_;
     for (Client& c : clients_) {
         c.in_barrier = false;
         if (!c.failed)
             c.out += "cmd=barrier_out\n";
     }
-    return {};
 }
 
 std::vector<std::pair<int, std::string>> PmiServer::take_output()

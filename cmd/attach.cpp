@@ -1,0 +1,247 @@
+// flux job attach: output and exit code of a job (see attach.hpp).
+#include "attach.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/jobid.hpp>
+
+#include "common.hpp"
+
+namespace flux::cmd {
+
+using json = nlohmann::json;
+
+int waitstatus_to_exitcode(int status, std::string& msg)
+{
+    msg.clear();
+    if (WIFSIGNALED(status)) {
+        msg = fmt::format("task(s) {}", strsignal(WTERMSIG(status)));
+        return 128 + WTERMSIG(status);
+    }
+    int code = WEXITSTATUS(status);
+    if (code > 128 && code < 128 + NSIG)
+        msg = fmt::format("task(s) {}", strsignal(code - 128));
+    else if (code != 0)
+        msg = fmt::format("task(s) exited with exit code {}", code);
+    return code;
+}
+
+namespace {
+
+std::string base64_decode(const std::string& in)
+{
+    auto val = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z')
+            return c - 'A';
+        if (c >= 'a' && c <= 'z')
+            return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+            return c - '0' + 52;
+        if (c == '+')
+            return 62;
+        if (c == '/')
+            return 63;
+        return -1;
+    };
+    std::string out;
+    int bits = 0;
+    unsigned acc = 0;
+    for (char c : in) {
+        int v = val(c);
+        if (v < 0)
+            continue;
+        acc = (acc << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    return out;
+}
+
+void write_all(int fd, std::string_view s)
+{
+    while (!s.empty()) {
+        ssize_t n = write(fd, s.data(), s.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        s.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+class Attach {
+public:
+    Attach(Handle& h, std::uint64_t id, const AttachOptions& o) : h_(h), id_(id), o_(o) {}
+    int run();
+
+private:
+    void on_event(const json& e);
+    void on_output(const json& e);
+    void done_one();
+
+    Handle& h_;
+    std::uint64_t id_;
+    AttachOptions o_;
+    int streams_ = 2;
+    double t0_ = 0;
+    int exit_code_ = 1;
+    bool fatal_ = false;
+    bool finished_ = false;
+    int sigint_count_ = 0;
+    double last_sigint_ = 0;
+    std::string partial_[2];  // unterminated lines when labeling, per stream
+    Future ev_, out_;
+};
+
+void Attach::on_event(const json& e)
+{
+    double ts = e.value("timestamp", 0.0);
+    if (t0_ == 0)
+        t0_ = ts;
+    std::string name = e.value("name", "");
+    json ctx = e.value("context", json::object());
+    if (name == "exception") {
+        int sev = ctx.value("severity", 0);
+        fmt::print(stderr, "{:.3f}s: job.exception type={} severity={} {}\n", ts - t0_, ctx.value("type", ""), sev,
+                   ctx.value("note", ""));
+        if (sev == 0)
+            fatal_ = true;
+    } else if (name == "finish") {
+        std::string msg;
+        finished_ = true;
+        exit_code_ = waitstatus_to_exitcode(ctx.value("status", 0), msg);
+        if (exit_code_ != 0)
+            fmt::print(stderr, "flux-job: {}\n", msg);
+    }
+    if (o_.show_events && name != "exception")
+        fmt::print(stderr, "{:.3f}s: job.{} {}\n", ts - t0_, name, ctx.empty() ? "" : ctx.dump());
+    if (name == o_.wait_event && o_.wait_event != "clean") {
+        ev_.cancel();
+        out_.cancel();
+        streams_ = 0;
+        h_.reactor().stop();
+    }
+}
+
+void Attach::on_output(const json& e)
+{
+    std::string name = e.value("name", "");
+    if (name != "data" || o_.quiet_output)
+        return;
+    const json& ctx = e.at("context");
+    if (!ctx.contains("data"))
+        return;
+    std::string data = ctx.at("data").get<std::string>();
+    if (ctx.value("encoding", "") == "base64")
+        data = base64_decode(data);
+    bool err = ctx.value("stream", "stdout") == "stderr";
+    int fd = err ? 2 : 1;
+    if (!o_.label) {
+        write_all(fd, data);
+        return;
+    }
+    std::string rank = ctx.value("rank", "0");
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+        std::size_t nl = data.find('\n', pos);
+        std::size_t end = nl == std::string::npos ? data.size() : nl + 1;
+        out += fmt::format("{}: ", rank);
+        out.append(data, pos, end - pos);
+        pos = end;
+    }
+    write_all(fd, out);
+}
+
+void Attach::done_one()
+{
+    if (--streams_ <= 0)
+        h_.reactor().stop();
+}
+
+int Attach::run()
+{
+    auto watch = [&](const char* path, bool is_output) {
+        Future f =
+            h_.rpc("job-info.eventlog-watch", json{{"id", id_}, {"path", path}}.dump(), NODEID_ANY, msgflag::streaming);
+        f.then([this, is_output, path](Future& fut) {
+            auto r = fut.get();
+            fut.reset();
+            if (!r) {
+                if (r.error().errnum != ENODATA) {
+                    std::string idstr = encode_jobid(id_, JobIdEncoding::f58);
+                    if (r.error().errnum == ENOENT)
+                        errorf("job", fmt::format("Failed to attach to {}: No such job", idstr));
+                    else if (r.error().errnum == EPERM)
+                        errorf("job", fmt::format("Failed to attach to {}: that is not your job", idstr));
+                    else
+                        errorf("job", fmt::format("{}: {}", path, r.error().message()));
+                    streams_ = 1;
+                }
+                done_one();
+                return;
+            }
+            try {
+                json e = json::parse(r->payload).at("event");
+                if (is_output)
+                    on_output(e);
+                else
+                    on_event(e);
+            } catch (const std::exception& ex) {
+                errorf("job", fmt::format("malformed {} entry: {}", path, ex.what()));
+            }
+        });
+        return f;
+    };
+    ev_ = watch("eventlog", false);
+    out_ = watch("guest.output", true);
+    WatcherPtr sigw;
+    if (!o_.read_only) {
+        sigw = h_.reactor().signal(SIGINT, [this](int) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double now = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+            if (sigint_count_ > 0 && now - last_sigint_ < 2.0) {
+                (void)h_
+                    .rpc("job-manager.raise",
+                         json{{"id", id_}, {"type", "cancel"}, {"severity", 0}, {"note", "interrupted by ctrl-C"}}
+                             .dump())
+                    .get(5);
+            } else {
+                (void)h_.rpc("job-manager.kill", json{{"id", id_}, {"signum", SIGINT}}.dump()).get(5);
+                fmt::print(stderr, "flux-job: one more ctrl-C within 2s to cancel\n");
+            }
+            sigint_count_++;
+            last_sigint_ = now;
+        });
+    }
+    if (streams_ > 0)
+        h_.reactor().run();
+    if (fatal_ && exit_code_ == 0)
+        exit_code_ = 1;
+    if (!finished_ && !fatal_ && o_.wait_event == "clean" && exit_code_ == 1)
+        return 1;
+    return exit_code_;
+}
+
+}  // namespace
+
+int attach(Handle& h, std::uint64_t id, const AttachOptions& opts)
+{
+    Attach a(h, id, opts);
+    return a.run();
+}
+
+}  // namespace flux::cmd

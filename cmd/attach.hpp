@@ -1,0 +1,30 @@
+// Follow a job to its end: print its output as it arrives and its fatal
+// exceptions, and compute the exit code flux-core's `flux job attach`
+// returns. Used by flux run, flux job attach and flux submit --watch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <flux/handle.hpp>
+
+namespace flux::cmd {
+
+struct AttachOptions {
+    bool label = false;         ///< prefix output lines with "RANK: "
+    bool show_events = false;   ///< print eventlog entries on stderr
+    bool read_only = false;     ///< do not forward signals
+    bool quiet_output = false;  ///< follow the job without printing its output
+    std::string wait_event = "clean";
+};
+
+/// Exit code of a job from its finish wait status: the task exit code, or
+/// 128+signal; `msg` gets flux-core's explanation when nonzero.
+int waitstatus_to_exitcode(int status, std::string& msg);
+
+/// Attach to job `id` until its eventlog ends (or `wait_event` is seen) and
+/// its output has been printed. Returns the job's exit code (1 for a job
+/// that failed before it ran or could not be followed).
+int attach(Handle& h, std::uint64_t id, const AttachOptions& opts);
+
+}  // namespace flux::cmd

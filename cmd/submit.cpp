@@ -1,0 +1,404 @@
+// flux run, flux submit and flux bulksubmit: build jobspecs from options
+// (jobopts.hpp), submit them to job-ingest, and for run follow the job.
+#include <unistd.h>
+
+#include <clocale>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/idset.hpp>
+#include <flux/jobid.hpp>
+
+#include "attach.hpp"
+#include "commands.hpp"
+#include "common.hpp"
+#include "jobopts.hpp"
+
+namespace flux::cmd {
+
+using json = nlohmann::json;
+
+namespace {
+
+double monotime()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Submitted {
+    bool ok = false;
+    JobId id = 0;
+    std::string error;
+};
+
+// Submit jobspecs with up to `window` requests in flight; results in order.
+std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& payloads, bool progress)
+{
+    std::vector<Submitted> results(payloads.size());
+    std::size_t next = 0, done = 0;
+    const std::size_t window = 1024;
+    double t0 = monotime(), last_draw = 0;
+    auto draw = [&](bool final) {
+        if (!progress)
+            return;
+        double now = monotime();
+        if (!final && now - last_draw < 0.1)
+            return;
+        last_draw = now;
+        std::size_t width = 40;
+        std::size_t fill = payloads.empty() ? width : done * width / payloads.size();
+        double rate = now > t0 ? static_cast<double>(done) / (now - t0) : 0;
+        fmt::print(stderr, "\r[{}{}] {}/{} jobs {:.1f} job/s", std::string(fill, '#'), std::string(width - fill, '.'),
+                   done, payloads.size(), rate);
+        if (final)
+            fmt::print(stderr, "\n");
+    };
+    std::function<void()> pump = [&]() {
+        while (next < payloads.size() && next - done < window) {
+            std::size_t i = next++;
+            Future f = h.rpc("job-ingest.submit", payloads[i]);
+            f.then([&, i](Future& fut) {
+                auto r = fut.get();
+                if (r) {
+                    try {
+                        results[i].id = json::parse(r->payload).at("id").get<JobId>();
+                        results[i].ok = true;
+                    } catch (const std::exception& ex) {
+                        results[i].error = ex.what();
+                    }
+                } else {
+                    results[i].error = r.error().message();
+                }
+                done++;
+                draw(false);
+                if (done == payloads.size())
+                    h.reactor().stop();
+                else
+                    pump();
+            });
+        }
+    };
+    if (payloads.empty())
+        return results;
+    pump();
+    h.reactor().run();
+    draw(true);
+    return results;
+}
+
+std::string submit_payload(const json& jobspec, int urgency, int flags)
+{
+    return json{{"jobspec", jobspec}, {"urgency", urgency}, {"flags", flags}}.dump(-1, ' ', false,
+                                                                                   json::error_handler_t::replace);
+}
+
+// After submitting: --wait / --watch follow each job; exit code is the
+// largest of the jobs'.
+int follow(Handle& h, const std::vector<JobId>& ids, bool watch)
+{
+    int rc = 0;
+    for (JobId id : ids) {
+        AttachOptions ao;
+        ao.read_only = true;
+        ao.quiet_output = !watch;
+        rc = std::max(rc, attach(h, id, ao));
+    }
+    return rc;
+}
+
+}  // namespace
+
+int submit(int argc, char** argv)
+{
+    setlocale(LC_ALL, "");
+    CLI::App app{"Submit a job to a Flux instance", "flux submit"};
+    JobOptions o;
+    o.add_to(app);
+    std::string cc, bcc;
+    bool quiet = false, wait = false, watch = false, progress = false;
+    std::vector<std::string> command;
+    app.add_option("--cc", cc, "Submit one copy per id in IDSET ({cc} expands to the id)");
+    app.add_option("--bcc", bcc, "Like --cc, without setting FLUX_JOB_CC");
+    app.add_flag("--quiet", quiet, "Do not print job ids");
+    app.add_flag("--wait", wait, "Wait for the jobs to complete; exit with the largest exit code");
+    app.add_flag("--watch", watch, "Print the jobs' output as they run; implies --wait");
+    app.add_flag("--progress", progress, "Show a progress bar");
+    app.add_option("command", command, "Command to run")->required();
+    app.prefix_command();
+    parse_or_exit(app, argc, argv, "submit");
+    for (auto& a : app.remaining())
+        command.push_back(a);
+    auto flags = o.flag_bits();
+    if (!flags)
+        die("submit", flags.error().message());
+    std::vector<int> ccs;
+    std::string set = !cc.empty() ? cc : bcc;
+    if (!set.empty()) {
+        auto ids = IdSet::parse(set);
+        if (!ids || ids->empty())
+            die("submit", fmt::format("invalid --cc/--bcc idset '{}'", set));
+        if (ids->count() > 1000000)
+            die("submit", "--cc: too many jobs");
+        for (auto i : *ids)
+            ccs.push_back(static_cast<int>(i));
+    } else {
+        ccs.push_back(-1);
+    }
+    std::vector<std::string> payloads;
+    json last;
+    for (int c : ccs) {
+        auto js = o.jobspec(command, cc.empty() ? -1 : c);
+        if (!js)
+            die("submit", js.error().message());
+        if (o.dry_run) {
+            fmt::print("{}\n", js->dump());
+            continue;
+        }
+        if (!bcc.empty())  // {cc} still expands, FLUX_JOB_CC is not set
+            (*js)["attributes"]["system"]["environment"].erase("FLUX_JOB_CC");
+        payloads.push_back(submit_payload(*js, o.urgency, *flags));
+    }
+    if (o.dry_run)
+        return 0;
+    auto h = open_or_die("submit");
+    auto results = submit_all(*h, payloads, progress);
+    int rc = 0;
+    std::vector<JobId> ids;
+    std::string out;
+    for (const auto& r : results) {
+        if (!r.ok) {
+            errorf("submit", r.error);
+            rc = 1;
+            continue;
+        }
+        ids.push_back(r.id);
+        if (!quiet)
+            out += encode_jobid(r.id, JobIdEncoding::f58) + "\n";
+    }
+    fputs(out.c_str(), stdout);
+    fflush(stdout);
+    if ((wait || watch) && !ids.empty())
+        rc = std::max(rc, follow(*h, ids, watch));
+    return rc;
+}
+
+int run(int argc, char** argv)
+{
+    setlocale(LC_ALL, "");
+    CLI::App app{"Run a job interactively", "flux run"};
+    JobOptions o;
+    o.add_to(app);
+    std::vector<std::string> command;
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose, "Print the job id on stderr");
+    app.add_option("command", command, "Command to run")->required();
+    app.prefix_command();
+    parse_or_exit(app, argc, argv, "run");
+    for (auto& a : app.remaining())
+        command.push_back(a);
+    auto flags = o.flag_bits();
+    if (!flags)
+        die("run", flags.error().message());
+    bool label = o.label_io;
+    o.label_io = false;  // labels are added here, not by the shell
+    auto js = o.jobspec(command);
+    if (!js)
+        die("run", js.error().message());
+    if (o.dry_run) {
+        fmt::print("{}\n", js->dump());
+        return 0;
+    }
+    auto h = open_or_die("run");
+    auto r = h->rpc("job-ingest.submit", submit_payload(*js, o.urgency, *flags)).get();
+    if (!r)
+        die("run", r.error().message());
+    JobId id = json::parse(r->payload).at("id").get<JobId>();
+    if (verbose)
+        fmt::print(stderr, "jobid: {}\n", encode_jobid(id, JobIdEncoding::f58));
+    AttachOptions ao;
+    ao.label = label;
+    return attach(*h, id, ao);
+}
+
+namespace {
+
+// Python-style "{}" / "{N}" / "{seq}" / "{cc}" substitution for bulksubmit.
+std::string bulk_format(const std::string& tmpl, const std::vector<std::string>& args, std::size_t seq)
+{
+    std::string out;
+    std::size_t auto_index = 0;
+    for (std::size_t i = 0; i < tmpl.size(); i++) {
+        if (tmpl[i] == '{') {
+            if (i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+                out += '{';
+                i++;
+                continue;
+            }
+            std::size_t close = tmpl.find('}', i);
+            if (close != std::string::npos) {
+                std::string key = tmpl.substr(i + 1, close - i - 1);
+                if (key.empty()) {
+                    out += auto_index < args.size() ? args[auto_index] : "";
+                    auto_index++;
+                    i = close;
+                    continue;
+                }
+                if (key == "seq" || key == "seq1") {
+                    out += std::to_string(seq + (key == "seq1" ? 1 : 0));
+                    i = close;
+                    continue;
+                }
+                if (std::all_of(key.begin(), key.end(), ::isdigit)) {
+                    std::size_t k = std::stoul(key);
+                    out += k < args.size() ? args[k] : "";
+                    i = close;
+                    continue;
+                }
+            }
+        } else if (tmpl[i] == '}' && i + 1 < tmpl.size() && tmpl[i + 1] == '}') {
+            out += '}';
+            i++;
+            continue;
+        }
+        out += tmpl[i];
+    }
+    return out;
+}
+
+}  // namespace
+
+int bulksubmit(int argc, char** argv)
+{
+    setlocale(LC_ALL, "");
+    CLI::App app{"Submit jobs in bulk: COMMAND ::: INPUTS [::: INPUTS...]", "flux bulksubmit"};
+    JobOptions o;
+    o.add_to(app);
+    bool quiet = false, wait = false, watch = false, progress = false, dry_run = false;
+    std::vector<std::string> words;
+    app.add_flag("--quiet", quiet, "Do not print job ids");
+    app.add_flag("--wait", wait, "Wait for the jobs to complete");
+    app.add_flag("--watch", watch, "Print the jobs' output; implies --wait");
+    app.add_flag("--progress", progress, "Show a progress bar");
+    app.add_option("command", words, "Command template and inputs")->required();
+    app.prefix_command();
+    parse_or_exit(app, argc, argv, "bulksubmit");
+    for (auto& a : app.remaining())
+        words.push_back(a);
+    dry_run = o.dry_run;
+    // Split COMMAND ::: a b ::: c d  (:::: FILE reads inputs from a file).
+    std::vector<std::string> tmpl;
+    std::vector<std::vector<std::string>> groups;
+    bool in_inputs = false, from_file = false;
+    for (auto& w : words) {
+        if (w == ":::" || w == "::::") {
+            groups.emplace_back();
+            in_inputs = true;
+            from_file = w == "::::";
+            continue;
+        }
+        if (!in_inputs) {
+            tmpl.push_back(w);
+        } else if (from_file) {
+            std::ifstream in(w);
+            if (!in)
+                die("bulksubmit", fmt::format("{}: cannot read inputs", w));
+            std::string line;
+            while (std::getline(in, line))
+                groups.back().push_back(line);
+        } else {
+            groups.back().push_back(w);
+        }
+    }
+    if (groups.empty()) {
+        // Inputs from stdin, one per line.
+        groups.emplace_back();
+        std::string line;
+        char buf[4096];
+        while (fgets(buf, sizeof(buf), stdin)) {
+            line = buf;
+            if (!line.empty() && line.back() == '\n')
+                line.pop_back();
+            groups.back().push_back(line);
+        }
+    }
+    for (const auto& g : groups)
+        if (g.empty())
+            die("bulksubmit", "an input list is empty");
+    if (tmpl.empty())
+        die("bulksubmit", "no command given");
+    bool has_braces = false;
+    for (const auto& t : tmpl)
+        has_braces = has_braces || t.find('{') != std::string::npos;
+    auto flags = o.flag_bits();
+    if (!flags)
+        die("bulksubmit", flags.error().message());
+    // Cartesian product, last group varying fastest.
+    std::vector<std::size_t> idx(groups.size(), 0);
+    std::vector<std::string> payloads;
+    std::size_t seq = 0;
+    while (true) {
+        std::vector<std::string> args;
+        for (std::size_t g = 0; g < groups.size(); g++)
+            args.push_back(groups[g][idx[g]]);
+        std::vector<std::string> cmd;
+        for (const auto& t : tmpl)
+            cmd.push_back(bulk_format(t, args, seq));
+        if (!has_braces)
+            cmd.insert(cmd.end(), args.begin(), args.end());
+        JobOptions oo = o;
+        oo.job_name = bulk_format(o.job_name, args, seq);
+        oo.output = bulk_format(o.output, args, seq);
+        oo.error = bulk_format(o.error, args, seq);
+        auto js = oo.jobspec(cmd);
+        if (!js)
+            die("bulksubmit", js.error().message());
+        if (dry_run)
+            fmt::print("{}\n", js->dump());
+        else
+            payloads.push_back(submit_payload(*js, o.urgency, *flags));
+        seq++;
+        std::size_t g = groups.size();
+        while (g > 0) {
+            g--;
+            if (++idx[g] < groups[g].size())
+                break;
+            idx[g] = 0;
+            if (g == 0) {
+                g = SIZE_MAX;
+                break;
+            }
+        }
+        if (g == SIZE_MAX)
+            break;
+    }
+    if (dry_run)
+        return 0;
+    auto h = open_or_die("bulksubmit");
+    auto results = submit_all(*h, payloads, progress);
+    int rc = 0;
+    std::vector<JobId> ids;
+    for (const auto& r : results) {
+        if (!r.ok) {
+            errorf("bulksubmit", r.error);
+            rc = 1;
+            continue;
+        }
+        ids.push_back(r.id);
+        if (!quiet)
+            fmt::print("{}\n", encode_jobid(r.id, JobIdEncoding::f58));
+    }
+    fflush(stdout);
+    if ((wait || watch) && !ids.empty())
+        rc = std::max(rc, follow(*h, ids, watch));
+    return rc;
+}
+
+}  // namespace flux::cmd

@@ -1,0 +1,354 @@
+// job-exec: runs jobs on their allocations (doc/dev/exec.md). For each job
+// the job manager starts, it launches one flux-shell per rank of R through
+// the brokers' rexec service, hands the shells their jobspec and R, relays
+// PMI key exchanges between them, delivers signals, enforces the time limit
+// and reports start, exceptions, finish and release. Rank 0 only.
+// The handler table is at the bottom of this file.
+#include <csignal>
+#include <ctime>
+#include <sys/wait.h>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/module.hpp>
+#include <flux/rlist.hpp>
+
+#include "libflux/paths.hpp"
+
+namespace flux::exec {
+
+using json = nlohmann::json;
+using JobId = std::uint64_t;
+
+namespace {
+
+double now()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The exit code a wait status stands for (128+signal when killed).
+int exit_code(int status)
+{
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+struct Shell {
+    std::uint32_t rank = 0;
+    pid_t pid = 0;
+    bool started = false;
+    bool done = false;
+    int status = 0;
+};
+
+struct Job {
+    JobId id = 0;
+    std::uint32_t userid = 0;
+    std::string jobspec;  // JSON text
+    std::string R;        // JSON text
+    Message start;        // the job-manager's request: responses go here
+    std::vector<Shell> shells;
+    std::size_t nstarted = 0, ndone = 0;
+    int status = 0;  // worst shell wait status
+    bool start_sent = false;
+    bool failed = false;  // an exception was reported
+    TimerPtr expire, escalate;
+    // PMI exchange round in progress
+    std::vector<Message> pmi_waiting;
+    json pmi_kvs = json::object();
+};
+
+class Exec {
+public:
+    Exec(Handle& h, double kill_timeout)
+        : h_(h), kill_timeout_(kill_timeout), shell_(paths::libexec_dir() + "/flux-shell")
+    {
+        if (const char* s = getenv("FLUX_SHELL_PATH"); s && *s)
+            shell_ = s;
+    }
+    void start(const Message& m);
+    void kill(const Message& m);
+    void shell_init(const Message& m);
+    void pmi_exchange(const Message& m);
+    void disconnect(const Message& m);
+
+private:
+    void launch(Job& job, std::size_t i);
+    void send(Job& job, const std::string& type, const json& data = json::object());
+    void exception(Job& job, const std::string& type, const std::string& note);
+    void signal_all(Job& job, int signum);
+    void shell_done(Job& job, std::size_t i, int status);
+    void arm_escalation(Job& job);
+    Job* find(JobId id)
+    {
+        auto it = jobs_.find(id);
+        return it == jobs_.end() ? nullptr : it->second.get();
+    }
+
+    Handle& h_;
+    double kill_timeout_;
+    std::string shell_;
+    std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
+};
+
+void Exec::send(Job& job, const std::string& type, const json& data)
+{
+    (void)h_.respond(job.start, json{{"id", job.id}, {"type", type}, {"data", data}}.dump());
+}
+
+void Exec::exception(Job& job, const std::string& type, const std::string& note)
+{
+    if (job.failed)
+        return;
+    job.failed = true;
+    send(job, "exception", json{{"type", type}, {"severity", 0}, {"note", note}});
+}
+
+// job-exec.start {id, userid, flags, jobspec, R} (streaming)
+void Exec::start(const Message& m)
+{
+    if (!m.has_flag(msgflag::streaming)) {
+        (void)h_.respond_error(m, EPROTO, "job-exec.start requires a streaming request");
+        return;
+    }
+    auto req = json::parse(m.payload);
+    auto job = std::make_unique<Job>();
+    job->id = req.at("id").get<JobId>();
+    job->userid = req.at("userid").get<std::uint32_t>();
+    job->start = m;
+    if (jobs_.contains(job->id)) {
+        (void)h_.respond_error(m, EEXIST, "job is already running");
+        return;
+    }
+    auto R = Rlist::from_json(req.at("R"));
+    if (!R || R->empty()) {
+        (void)h_.respond_error(m, EINVAL, R ? "R has no resources" : R.error().message());
+        return;
+    }
+    job->jobspec = req.at("jobspec").dump();
+    job->R = req.at("R").dump();
+    for (auto rank : R->ranks())
+        job->shells.push_back(Shell{rank});
+    Job& ref = *job;
+    jobs_.emplace(job->id, std::move(job));
+    if (double exp = R->expiration(); exp > 0) {
+        JobId id = ref.id;
+        ref.expire = h_.reactor().timer(std::max(exp - now(), 0.0), 0, [this, id] {
+            Job* j = find(id);
+            if (!j)
+                return;
+            exception(*j, "timeout", "resource allocation expired");
+            signal_all(*j, SIGALRM);
+            arm_escalation(*j);
+        });
+    }
+    for (std::size_t i = 0; i < ref.shells.size(); i++)
+        launch(ref, i);
+}
+
+void Exec::launch(Job& job, std::size_t i)
+{
+    JobId id = job.id;
+    json req{{"cmd", json::array({shell_, std::to_string(id)})}};
+    Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
+    f.then([this, id, i](Future& fut) {
+        auto r = fut.get();
+        fut.reset();
+        Job* job = find(id);
+        if (!job)
+            return;
+        Shell& sh = job->shells[i];
+        if (!r) {
+            if (r.error().errnum == ENODATA)
+                return;
+            if (!sh.done) {
+                exception(*job, "exec",
+                          fmt::format("cannot start job shell on rank {}: {}", sh.rank, r.error().message()));
+                signal_all(*job, SIGKILL);
+                shell_done(*job, i, 127 << 8);
+            }
+            return;
+        }
+        auto resp = json::parse(r->payload);
+        std::string type = resp.value("type", "");
+        if (type == "started") {
+            sh.pid = resp.at("pid").get<pid_t>();
+            sh.started = true;
+            if (++job->nstarted == job->shells.size() && !job->start_sent && !job->failed) {
+                job->start_sent = true;
+                send(*job, "start");
+            }
+        } else if (type == "output") {
+            std::string data = resp.value("data", "");
+            while (!data.empty() && data.back() == '\n')
+                data.pop_back();
+            h_.log(3, fmt::format("job {} shell rank {}: {}", id, sh.rank, data));
+        } else if (type == "finished") {
+            shell_done(*job, i, resp.at("status").get<int>());
+        }
+    });
+}
+
+void Exec::shell_done(Job& job, std::size_t i, int status)
+{
+    Shell& sh = job.shells[i];
+    if (sh.done)
+        return;
+    sh.done = true;
+    sh.status = status;
+    if (job.ndone == 0 || exit_code(status) > exit_code(job.status))
+        job.status = status;
+    if (++job.ndone < job.shells.size())
+        return;
+    // Every shell is gone: the job is over.
+    if (!job.start_sent && !job.failed)
+        exception(job, "exec", "job shells exited before the job started");
+    send(job, "finish", json{{"status", job.status}});
+    send(job, "release", json{{"ranks", "all"}, {"final", true}});
+    for (auto& w : job.pmi_waiting)
+        (void)h_.respond_error(w, ECONNRESET, "job is over");
+    (void)h_.respond_error(job.start, ENODATA);
+    jobs_.erase(job.id);
+}
+
+void Exec::signal_all(Job& job, int signum)
+{
+    for (const auto& sh : job.shells) {
+        if (!sh.started || sh.done)
+            continue;
+        Future f = h_.rpc("rexec.kill", json{{"pid", sh.pid}, {"signum", signum}}.dump(), sh.rank);
+        f.then([](Future& fut) { (void)fut.get(); });
+    }
+}
+
+void Exec::arm_escalation(Job& job)
+{
+    if (job.escalate)
+        return;
+    JobId id = job.id;
+    job.escalate = h_.reactor().timer(kill_timeout_, 0, [this, id] {
+        if (Job* j = find(id))
+            signal_all(*j, SIGKILL);
+    });
+}
+
+// job-exec.kill {id, signum} (no response): SIGTERM starts the countdown
+// to SIGKILL, as a cancel does.
+void Exec::kill(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    Job* job = find(req.at("id").get<JobId>());
+    int signum = req.value("signum", SIGTERM);
+    if (job) {
+        signal_all(*job, signum);
+        if (signum == SIGTERM)
+            arm_escalation(*job);
+    }
+    if (!m.has_flag(msgflag::noresponse))
+        (void)h_.respond(m, "{}");
+}
+
+// job-exec.shell-init {id} -> {id, userid, nshells, jobspec, R}
+void Exec::shell_init(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    Job* job = find(id);
+    if (!job) {
+        (void)h_.respond_error(m, ENOENT, "job is not running");
+        return;
+    }
+    (void)h_.respond(m, fmt::format(R"({{"id":{},"userid":{},"nshells":{},"jobspec":{},"R":{}}})", id, job->userid,
+                                    job->shells.size(), job->jobspec, job->R));
+}
+
+// job-exec.pmi-exchange {id, shell_rank, kvs} -> {kvs} once every shell of
+// the job has sent its part of this round.
+void Exec::pmi_exchange(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    Job* job = find(req.at("id").get<JobId>());
+    if (!job) {
+        (void)h_.respond_error(m, ENOENT, "job is not running");
+        return;
+    }
+    const json& kvs = req.at("kvs");
+    if (!kvs.is_object()) {
+        (void)h_.respond_error(m, EPROTO, "kvs must be an object");
+        return;
+    }
+    job->pmi_kvs.update(kvs);
+    job->pmi_waiting.push_back(m);
+    if (job->pmi_waiting.size() < job->shells.size())
+        return;
+    std::string payload = json{{"kvs", job->pmi_kvs}}.dump();
+    for (auto& w : job->pmi_waiting)
+        (void)h_.respond(w, payload);
+    job->pmi_waiting.clear();
+}
+
+void Exec::disconnect(const Message& m)
+{
+    for (auto& [id, job] : jobs_)
+        std::erase_if(job->pmi_waiting, [&](const Message& w) { return w.route == m.route; });
+}
+
+int job_exec_main(Handle& h, const std::vector<std::string>& args)
+{
+    h.set_log_name("job-exec");
+    double kill_timeout = 5.0;
+    if (auto c = h.rpc("config.get", "{}").get(); c) {
+        try {
+            auto conf = json::parse(c->payload);
+            if (auto e = conf.find("exec"); e != conf.end() && e->is_object() && e->contains("kill-timeout")) {
+                const auto& v = (*e)["kill-timeout"];
+                if (v.is_number())
+                    kill_timeout = v.get<double>();
+                else
+                    h.log(3, "[exec] kill-timeout must be a number of seconds; using 5");
+            }
+        } catch (const std::exception&) {
+        }
+    }
+    for (const auto& a : args)
+        if (a.starts_with("kill-timeout="))
+            kill_timeout = std::strtod(a.c_str() + 13, nullptr);
+    Exec exec(h, kill_timeout);
+    static const struct {
+        const char* topic;
+        void (Exec::*fn)(const Message&);
+        uint32_t roles;
+    } table[] = {
+        {"job-exec.start", &Exec::start, role::owner},
+        {"job-exec.kill", &Exec::kill, role::owner},
+        {"job-exec.shell-init", &Exec::shell_init, role::owner},
+        {"job-exec.pmi-exchange", &Exec::pmi_exchange, role::owner},
+        {"job-exec.disconnect", &Exec::disconnect, role::all},
+    };
+    for (const auto& e : table) {
+        h.add_handler(
+            MsgType::request, e.topic,
+            [&exec, &h, fn = e.fn](const Message& m) {
+                try {
+                    (exec.*fn)(m);
+                } catch (const std::exception& ex) {
+                    if (!m.has_flag(msgflag::noresponse))
+                        (void)h.respond_error(m, EPROTO, fmt::format("{}: malformed request: {}", m.topic, ex.what()));
+                }
+            },
+            e.roles);
+    }
+    return h.reactor().run();
+}
+
+}  // namespace
+
+}  // namespace flux::exec
+
+FLUX_MODULE("job-exec", flux::exec::job_exec_main)

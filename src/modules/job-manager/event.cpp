@@ -1,0 +1,203 @@
+// Events and state transitions (RFC 21): every change to a job is an event
+// appended to its eventlog; the state follows from the events.
+#include <csignal>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "manager.hpp"
+
+namespace flux::jobmgr {
+
+namespace {
+
+double now()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+void JobManager::post(Job& job, const std::string& name, const json& context)
+{
+    post_text(job, name,
+              context.empty() ? std::string() : context.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// Append {timestamp, name, context} to the job's eventlog, apply the state
+// change it implies, and tell watchers and journal readers.
+void JobManager::post_text(Job& job, const std::string& name, const std::string& context_text)
+{
+    std::string entry = context_text.empty() ? fmt::format(R"({{"timestamp":{:.6f},"name":"{}"}})", now(), name)
+                                             : fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})", now(),
+                                                           name, context_text);
+    if (auto r = db_->append(job.id, Log::eventlog, job.seq++, entry); !r)
+        h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
+
+    State prev = job.state;
+    if (name == "validate")
+        job.state = State::DEPEND;
+    else if (name == "depend")
+        job.state = State::PRIORITY;
+    else if (name == "priority" && job.state == State::PRIORITY)
+        job.state = State::SCHED;
+    else if (name == "alloc")
+        job.state = State::RUN;
+    else if (name == "finish" && job.state == State::RUN)
+        job.state = State::CLEANUP;
+    else if (name == "exception" && job.fatal && job.state != State::INACTIVE && job.state != State::CLEANUP)
+        job.state = State::CLEANUP;
+    else if (name == "clean")
+        job.state = State::INACTIVE;
+
+    // Journal: {"id":..,"entry":..} plus documents readers need once.
+    std::string extra;
+    if (name == "submit")
+        extra = fmt::format(R"(,"jobspec":{})", job.spec ? job.spec->text : "null");
+    else if (name == "alloc")
+        extra = fmt::format(R"(,"R":{})", job.R.empty() ? "null" : job.R);
+    if (!journals_.empty()) {
+        if (!journal_batch_.empty())
+            journal_batch_ += ',';
+        journal_batch_ += fmt::format(R"({{"id":{},"entry":{}{}}})", job.id, entry, extra);
+    }
+    notify(job.id, Log::eventlog, entry);
+    if (job.state != prev)
+        advance(job);
+}
+
+// Act on the job's state: start the next step the state calls for.
+void JobManager::advance(Job& job)
+{
+    switch (job.state) {
+        case State::NEW:
+            post(job, "validate");
+            return;
+        case State::DEPEND:
+            resolve_deps(job);
+            if (job.state == State::DEPEND && job.deps.empty())
+                post(job, "depend");
+            return;
+        case State::PRIORITY: {
+            // Default priority: the urgency, with 0 (held) and 31 (expedite) at
+            // the ends of the range, as flux-core's builtin priority plugin.
+            job.priority = job.urgency == 0    ? 0u
+                           : job.urgency == 31 ? 4294967295u
+                                               : static_cast<std::uint32_t>(job.urgency);
+            post(job, "priority", json{{"priority", job.priority}});
+            return;
+        }
+        case State::SCHED:
+            request_alloc(job);
+            return;
+        case State::RUN:
+            start_exec(job);
+            return;
+        case State::CLEANUP:
+            if (job.alloc_pending)
+                cancel_alloc(job);
+            if (job.exec_running) {
+                if (!job.finished && !job.exec_killing)
+                    kill_exec(job, SIGTERM);
+                return;  // free once exec releases the resources
+            }
+            if (job.has_resources) {
+                request_free(job);
+                return;
+            }
+            if (!job.alloc_pending)
+                post(job, "clean");
+            return;
+        case State::INACTIVE:
+            enter_inactive(job);
+            return;
+    }
+}
+
+void JobManager::journal_only(Job& job, const std::string& name, const json& context)
+{
+    if (journals_.empty())
+        return;
+    if (!journal_batch_.empty())
+        journal_batch_ += ',';
+    journal_batch_ += fmt::format(R"({{"id":{},"entry":{{"timestamp":{:.6f},"name":"{}","context":{}}}}})", job.id,
+                                  now(), name, context.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+JobResult JobManager::result_of(const Job& job) const
+{
+    if (job.fatal) {
+        if (job.fatal_type == "cancel")
+            return JobResult::CANCELED;
+        if (job.fatal_type == "timeout")
+            return JobResult::TIMEOUT;
+        return JobResult::FAILED;
+    }
+    return job.wait_status == 0 ? JobResult::COMPLETED : JobResult::FAILED;
+}
+
+void JobManager::enter_inactive(Job& job)
+{
+    JobResult result = result_of(job);
+    results_[job.id] = result;
+    if (auto r = db_->set_inactive(job.id, true); !r)
+        h_.log(3, r.error().message());
+
+    // End every watch on this job: nothing more will be appended.
+    if (auto it = watches_.find(job.id); it != watches_.end()) {
+        for (auto& w : it->second)
+            out(Message::error_to(w.req, ENODATA));
+        watches_.erase(it);
+    }
+    if (job.flags & jobflag::waitable) {
+        std::string errstr;
+        if (result != JobResult::COMPLETED) {
+            if (job.fatal)
+                errstr = fmt::format("Fatal exception type={} {}", job.fatal_type, job.fatal_note);
+            else if (WIFSIGNALED(job.wait_status))
+                errstr = fmt::format("task(s) {}", strsignal(WTERMSIG(job.wait_status)));
+            else
+                errstr = fmt::format("task(s) exited with exit code {}", WEXITSTATUS(job.wait_status));
+        }
+        zombies_[job.id] = Zombie{result == JobResult::COMPLETED, errstr, job.userid};
+    }
+    check_dependents(job, false);
+    JobId id = job.id;
+    job.spec.reset();
+    reap_.push_back(id);  // erased in flush(): callers up the stack still hold it
+    // Waiters for this job (or any job) may now be answered.
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        auto z = zombies_.find(it->second != 0 ? it->second : id);
+        if (z != zombies_.end() && (it->second == id || (it->second == 0 && z->second.userid == it->first.userid))) {
+            out(Message::response_to(
+                it->first,
+                json{{"id", z->first}, {"success", z->second.success}, {"errstr", z->second.errstr}}.dump()));
+            zombies_.erase(z);
+            it = waiters_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    check_queue_waiters();
+}
+
+void JobManager::fatal_exception(Job& job, const std::string& type, const std::string& note, std::uint32_t userid)
+{
+    if (job.state == State::INACTIVE)
+        return;
+    bool first = !job.fatal;
+    if (first) {
+        job.fatal = true;
+        job.fatal_type = type;
+        job.fatal_note = note;
+    }
+    json ctx{{"type", type}, {"severity", 0}, {"userid", userid}, {"note", note}};
+    post(job, "exception", ctx);
+    // Already in CLEANUP (a second exception): make sure exec hears it.
+    if (!first && job.state == State::CLEANUP && job.exec_running && !job.finished)
+        kill_exec(job, SIGTERM);
+}
+
+}  // namespace flux::jobmgr

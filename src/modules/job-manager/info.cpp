@@ -1,0 +1,192 @@
+// Reading jobs back: job-info.lookup, eventlog watches, output appended by
+// job shells, and the journal that job-list follows
+// (doc/dev/job-manager.md).
+#include <fmt/format.h>
+
+#include "manager.hpp"
+
+namespace flux::jobmgr {
+
+namespace {
+
+Result<Log> log_of(const std::string& path)
+{
+    if (path == "eventlog")
+        return Log::eventlog;
+    if (path == "guest.output" || path == "output")
+        return Log::output;
+    if (path == "guest.exec.eventlog" || path == "exec")
+        return Log::exec;
+    return fail(EINVAL, fmt::format("unknown eventlog path \"{}\"", path));
+}
+
+}  // namespace
+
+// The owner of a job, active or not. Errors: ENOENT.
+static flux::Result<std::uint32_t> owner_of(JobDb& db, const Job* job, JobId id)
+{
+    if (job)
+        return job->userid;
+    return db.userid(id);
+}
+
+// job-info.lookup {id, keys: [jobspec|R|eventlog]} -> {id, KEY: ...}
+void JobManager::lookup(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    Job* job = find(id);
+    auto owner = owner_of(*db_, job, id);
+    if (!owner) {
+        respond_error(m, ENOENT, "unknown job id");
+        return;
+    }
+    if (!may_access(m, *owner)) {
+        respond_error(m, EPERM, "guests may only look up their own jobs");
+        return;
+    }
+    std::string out = fmt::format(R"({{"id":{})", id);
+    for (const auto& k : req.value("keys", json::array({"jobspec"}))) {
+        std::string key = k.get<std::string>();
+        if (key == "jobspec") {
+            auto js = job && job->spec ? flux::Result<std::string>(job->spec->text) : db_->jobspec(id);
+            if (!js) {
+                respond_error(m, js.error().errnum, js.error().message());
+                return;
+            }
+            out += fmt::format(R"(,"jobspec":{})", *js);
+        } else if (key == "R") {
+            auto R = job && !job->R.empty() ? flux::Result<std::string>(job->R) : db_->R(id);
+            if (!R) {
+                respond_error(m, ENOENT, "job has no resources allocated");
+                return;
+            }
+            out += fmt::format(R"(,"R":{})", *R);
+        } else if (auto log = log_of(key); log) {
+            auto entries = db_->entries(id, *log);
+            if (!entries) {
+                respond_error(m, entries.error().errnum, entries.error().message());
+                return;
+            }
+            std::string text;
+            for (const auto& e : *entries)
+                text += e + "\n";
+            out += fmt::format(R"(,"{}":{})", key, json(text).dump());
+        } else {
+            respond_error(m, EINVAL, fmt::format("unknown key \"{}\"", key));
+            return;
+        }
+    }
+    out += "}";
+    respond(m, std::move(out));
+}
+
+// job-info.eventlog-watch {id, path} (streaming) -> {event: ENTRY} for each
+// entry so far and each one appended, then ENODATA once the job is inactive.
+void JobManager::eventlog_watch(const Message& m)
+{
+    if (!m.has_flag(msgflag::streaming)) {
+        respond_error(m, EPROTO, "eventlog-watch requires a streaming request");
+        return;
+    }
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    auto log = log_of(req.value("path", "eventlog"));
+    if (!log) {
+        respond_error(m, EINVAL, log.error().message());
+        return;
+    }
+    Job* job = find(id);
+    auto owner = owner_of(*db_, job, id);
+    if (!owner) {
+        respond_error(m, ENOENT, "unknown job id");
+        return;
+    }
+    if (!may_access(m, *owner)) {
+        respond_error(m, EPERM, "guests may only watch their own jobs");
+        return;
+    }
+    auto entries = db_->entries(id, *log);
+    if (!entries) {
+        respond_error(m, entries.error().errnum, entries.error().message());
+        return;
+    }
+    for (const auto& e : *entries)
+        respond(m, fmt::format(R"({{"event":{}}})", e));
+    if (job && job->state != State::INACTIVE)
+        watches_[id].push_back(Watch{m, *log});
+    else
+        respond_error(m, ENODATA, "");
+}
+
+// job-info.eventlog-watch-cancel {matchtag}: end the caller's watch.
+void JobManager::watch_cancel(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    std::uint32_t tag = req.at("matchtag").get<std::uint32_t>();
+    for (auto& [id, list] : watches_) {
+        for (auto it = list.begin(); it != list.end(); ++it) {
+            if (it->req.matchtag() == tag && it->req.route == m.route) {
+                out(Message::error_to(it->req, ENODATA));
+                list.erase(it);
+                break;
+            }
+        }
+    }
+    if (!m.has_flag(msgflag::noresponse))
+        respond(m);
+}
+
+void JobManager::notify(JobId id, Log log, const std::string& entry)
+{
+    auto it = watches_.find(id);
+    if (it == watches_.end())
+        return;
+    for (const auto& w : it->second)
+        if (w.log == log)
+            out(Message::response_to(w.req, fmt::format(R"({{"event":{}}})", entry)));
+}
+
+// job-info.append {id, log: output|exec, entries: [ENTRY...]} (job shells)
+void JobManager::output_append(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    auto log = log_of(req.value("log", "output"));
+    if (!log || *log == Log::eventlog) {
+        respond_error(m, EINVAL, "job-info.append: log must be output or exec");
+        return;
+    }
+    Job* job = find(id);
+    if (!job || job->state == State::INACTIVE) {
+        respond_error(m, ENOENT, "job is not active");
+        return;
+    }
+    for (const auto& e : req.at("entries")) {
+        if (!e.is_object() || !e.contains("name") || !e.contains("timestamp")) {
+            respond_error(m, EPROTO, "job-info.append: malformed entry");
+            return;
+        }
+        std::string text = e.dump(-1, ' ', false, json::error_handler_t::replace);
+        std::uint32_t& seq = *log == Log::output ? job->oseq : job->xseq;
+        if (auto r = db_->append(id, *log, seq++, text); !r) {
+            respond_error(m, r.error().errnum, r.error().message());
+            return;
+        }
+        notify(id, *log, text);
+    }
+    respond(m);
+}
+
+// job-manager.events-journal (streaming): every event of every job from now
+// on, in batches {events: [{id, entry, jobspec?, R?}]}.
+void JobManager::journal(const Message& m)
+{
+    if (!m.has_flag(msgflag::streaming)) {
+        respond_error(m, EPROTO, "events-journal requires a streaming request");
+        return;
+    }
+    journals_.push_back(m);
+}
+
+}  // namespace flux::jobmgr

@@ -1,0 +1,431 @@
+// Submission (from job-ingest), exceptions, signals, urgency, wait and
+// job dependencies.
+#include <csignal>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include <flux/jobid.hpp>
+#include <flux/jobspec.hpp>
+
+#include "manager.hpp"
+
+namespace flux::jobmgr {
+
+// Parse a jobspec text once; bulk submissions reuse the last one.
+std::shared_ptr<const Spec> JobManager::intern(const std::string& text, std::string& err)
+{
+    if (last_spec_ && last_spec_->text == text)
+        return last_spec_;
+    auto js = job::Jobspec::parse(text);
+    if (!js) {
+        err = js.error().message();
+        return nullptr;
+    }
+    auto spec = std::make_shared<Spec>();
+    spec->text = text;
+    spec->ntasks = js->ntasks;
+    const json& doc = *js->doc;
+    json view{{"version", doc.value("version", 1)}, {"resources", doc.at("resources")}, {"tasks", doc.at("tasks")}};
+    view["attributes"]["system"]["duration"] = js->duration;
+    if (!js->queue.empty())
+        view["attributes"]["system"]["queue"] = js->queue;
+    spec->sched_text = view.dump();
+    if (auto sys = doc.find("attributes"); sys != doc.end() && sys->is_object()) {
+        auto s = sys->find("system");
+        if (s != sys->end() && s->is_object()) {
+            auto d = s->find("dependencies");
+            if (d != s->end() && d->is_array()) {
+                for (const auto& dep : *d) {
+                    if (!dep.is_object() || !dep.contains("scheme") || !dep.contains("value")) {
+                        err = "jobspec: attributes.system.dependencies entries need scheme and value";
+                        return nullptr;
+                    }
+                    spec->dependencies.emplace_back(dep["scheme"].get<std::string>(), dep["value"].get<std::string>());
+                }
+            }
+        }
+    }
+    last_spec_ = spec;
+    return spec;
+}
+
+// job-manager.submit (from job-ingest): {jobspecs: [TEXT...], jobs: [{id,
+// userid, urgency, flags, t_submit, jobspec: INDEX}]} -> {} once stored.
+void JobManager::submit(const Message& m)
+{
+    if (!queue_enabled_) {
+        respond_error(m, ENOSYS,
+                      queue_disable_reason_.empty() ? "job submission is disabled"
+                                                    : "job submission is disabled: " + queue_disable_reason_);
+        return;
+    }
+    auto req = json::parse(m.payload);
+    const auto& texts = req.at("jobspecs");
+    std::vector<std::shared_ptr<const Spec>> specs;
+    for (const auto& t : texts) {
+        std::string err;
+        auto s = intern(t.get<std::string>(), err);
+        if (!s) {
+            respond_error(m, EINVAL, err);
+            return;
+        }
+        specs.push_back(std::move(s));
+    }
+    json errors = json::array();
+    for (const auto& j : req.at("jobs")) {
+        auto job = std::make_unique<Job>();
+        job->id = j.at("id").get<JobId>();
+        job->userid = j.at("userid").get<std::uint32_t>();
+        job->urgency = j.value("urgency", 16);
+        job->flags = j.value("flags", 0);
+        job->t_submit = j.at("t_submit").get<double>();
+        std::size_t idx = j.at("jobspec").get<std::size_t>();
+        if (idx >= specs.size() || jobs_.contains(job->id) || results_.contains(job->id)) {
+            errors.push_back({{"id", job->id}, {"error", "duplicate job id or bad jobspec index"}});
+            continue;
+        }
+        job->spec = specs[idx];
+        if (auto r = db_->add_job(job->id, job->userid, job->spec->text); !r) {
+            errors.push_back({{"id", job->id}, {"error", r.error().message()}});
+            continue;
+        }
+        if (job->id > max_id_)
+            max_id_ = job->id;
+        Job& ref = *job;
+        jobs_.emplace(job->id, std::move(job));
+        json ctx{{"userid", ref.userid}, {"urgency", ref.urgency}, {"flags", ref.flags}, {"version", 1}};
+        post(ref, "submit", ctx);
+        advance(ref);
+    }
+    respond(m, json{{"errors", errors}}.dump());
+}
+
+bool JobManager::may_access(const Message& m, std::uint32_t owner) const
+{
+    return (m.rolemask & role::owner) != 0 || m.userid == owner;
+}
+
+// The active job `id` if the sender may act on it; otherwise answer the
+// request (unknown, inactive, or `denied` for someone else's job).
+Job* JobManager::active_job(const Message& m, JobId id, const char* denied)
+{
+    Job* job = find(id);
+    if (!job) {
+        bool inactive = results_.contains(id);
+        respond_error(m, inactive ? EINVAL : ENOENT, inactive ? "job is inactive" : "unknown job id");
+        return nullptr;
+    }
+    if (!may_access(m, job->userid)) {
+        respond_error(m, EPERM, denied);
+        return nullptr;
+    }
+    return job;
+}
+
+// job-manager.raise {id, type, severity, note}: post an exception.
+void JobManager::raise(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    std::string type = req.at("type").get<std::string>();
+    int severity = req.value("severity", 0);
+    std::string note = req.value("note", "");
+    if (type.empty() || type.find_first_of(" \t\n=") != std::string::npos || severity < 0 || severity > 7) {
+        respond_error(m, EPROTO, "invalid exception type or severity");
+        return;
+    }
+    Job* job = active_job(m, id, "guests may only raise exceptions on their own jobs");
+    if (!job)
+        return;
+    if (severity == 0) {
+        fatal_exception(*job, type, note, m.userid);
+    } else {
+        json ctx{{"type", type}, {"severity", severity}, {"userid", m.userid}, {"note", note}};
+        post(*job, "exception", ctx);
+    }
+    respond(m);
+}
+
+// job-manager.kill {id, signum}: signal a running job's tasks.
+void JobManager::kill(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    int signum = req.value("signum", SIGTERM);
+    if (signum <= 0 || signum >= NSIG) {
+        respond_error(m, EINVAL, fmt::format("invalid signal number {}", signum));
+        return;
+    }
+    Job* job = active_job(m, id, "guests may only signal their own jobs");
+    if (!job)
+        return;
+    if (job->state != State::RUN || !job->exec_running) {
+        respond_error(m, EINVAL, "job is not running");
+        return;
+    }
+    kill_exec(*job, signum);
+    respond(m);
+}
+
+// job-manager.urgency {id, urgency} -> {old_urgency}
+void JobManager::urgency(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    int urg = req.at("urgency").get<int>();
+    bool owner = (m.rolemask & role::owner) != 0;
+    if (urg < 0 || urg > 31) {
+        respond_error(m, EINVAL, "urgency must be in the range 0-31");
+        return;
+    }
+    Job* job = active_job(m, id, "guests may only change the urgency of their own jobs");
+    if (!job)
+        return;
+    if (!owner && urg > 16) {
+        respond_error(m, EPERM, "guests may not raise urgency above 16");
+        return;
+    }
+    if (job->state == State::RUN || job->state == State::CLEANUP) {
+        respond_error(m, EINVAL, "urgency cannot be changed once the job has resources");
+        return;
+    }
+    int old = job->urgency;
+    job->urgency = urg;
+    post(*job, "urgency", json{{"userid", m.userid}, {"urgency", urg}});
+    if (job->state == State::SCHED) {
+        std::uint32_t prio = urg == 0 ? 0u : urg == 31 ? 4294967295u : static_cast<std::uint32_t>(urg);
+        if (prio != job->priority) {
+            job->priority = prio;
+            post(*job, "priority", json{{"priority", prio}});
+            if (prio == 0) {
+                if (job->alloc_pending)
+                    cancel_alloc(*job);
+            } else if (job->alloc_pending) {
+                Message p =
+                    Message::request("sched.prioritize", json{{"jobs", json::array({json::array({id, prio})})}}.dump(),
+                                     NODEID_ANY, msgflag::noresponse);
+                out(std::move(p));
+            } else {
+                request_alloc(*job);
+            }
+        }
+    }
+    respond(m, json{{"old_urgency", old}}.dump());
+}
+
+// job-manager.wait {id} (0 = any waitable job of the caller's) ->
+// {id, success, errstr} once the job is inactive.
+void JobManager::wait(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.value("id", JobId{0});
+    if (id != 0) {
+        Job* job = find(id);
+        std::uint32_t owner = job ? job->userid : 0;
+        if (auto z = zombies_.find(id); z != zombies_.end())
+            owner = z->second.userid;
+        else if (!job) {
+            respond_error(m, ECHILD,
+                          results_.contains(id) ? "job is not waitable or was already waited for" : "unknown job id");
+            return;
+        }
+        if (!may_access(m, owner)) {
+            respond_error(m, EPERM, "guests may only wait for their own jobs");
+            return;
+        }
+        if (job && !(job->flags & jobflag::waitable)) {
+            respond_error(m, EINVAL, "job was not submitted with the waitable flag");
+            return;
+        }
+        for (const auto& w : waiters_)
+            if (w.second == id) {
+                respond_error(m, EEXIST, "someone is already waiting for this job");
+                return;
+            }
+        if (auto z = zombies_.find(id); z != zombies_.end()) {
+            respond(m, json{{"id", id}, {"success", z->second.success}, {"errstr", z->second.errstr}}.dump());
+            zombies_.erase(z);
+            return;
+        }
+        waiters_.emplace_back(m, id);
+        return;
+    }
+    for (auto z = zombies_.begin(); z != zombies_.end(); ++z) {
+        if (z->second.userid == m.userid) {
+            respond(m, json{{"id", z->first}, {"success", z->second.success}, {"errstr", z->second.errstr}}.dump());
+            zombies_.erase(z);
+            return;
+        }
+    }
+    bool any = false;
+    for (const auto& [jid, job] : jobs_)
+        if ((job->flags & jobflag::waitable) && job->userid == m.userid && job->state != State::INACTIVE)
+            any = true;
+    if (!any) {
+        respond_error(m, ECHILD, "there are no waitable jobs");
+        return;
+    }
+    waiters_.emplace_back(m, 0);
+}
+
+// DEPEND: register each dependency of a new job; those already decided
+// are resolved now.
+void JobManager::resolve_deps(Job& job)
+{
+    if (!job.spec || job.spec->dependencies.empty())
+        return;
+    for (const auto& [scheme, value] : job.spec->dependencies) {
+        std::string desc = scheme + ":" + value;
+        if (scheme != "after" && scheme != "afterok" && scheme != "afternotok" && scheme != "afterany") {
+            fatal_exception(job, "dependency", fmt::format("dependency scheme \"{}\" is not supported", scheme),
+                            job.userid);
+            return;
+        }
+        auto target = parse_jobid(value);
+        if (!target) {
+            fatal_exception(job, "dependency", fmt::format("{}: \"{}\" is not a valid job id", scheme, value),
+                            job.userid);
+            return;
+        }
+        Job* t = find(*target);
+        if (!t && !results_.contains(*target)) {
+            fatal_exception(job, "dependency", fmt::format("{}: job {} not found", scheme, value), job.userid);
+            return;
+        }
+        if (t && t->userid != job.userid && t->userid != 0 && job.userid != t->userid) {
+            // Only depend on your own jobs, as flux-core.
+            fatal_exception(job, "dependency", fmt::format("{}: job {} belongs to another user", scheme, value),
+                            job.userid);
+            return;
+        }
+        job.deps.push_back(Dependency{scheme, *target, desc});
+        post(job, "dependency-add", json{{"description", desc}});
+    }
+    // Evaluate those whose target is already decided.
+    for (auto it = job.deps.begin(); it != job.deps.end();) {
+        Job* t = find(it->target);
+        bool done = !t || t->state == State::INACTIVE;
+        bool started = t && (t->state == State::RUN || t->state == State::CLEANUP);
+        if (!done && !(it->scheme == "after" && started)) {
+            dependents_[it->target].push_back(job.id);
+            ++it;
+            continue;
+        }
+        JobResult r = done ? results_.at(it->target) : JobResult::COMPLETED;
+        bool ok = it->scheme == "after" || it->scheme == "afterany" ||
+                  (it->scheme == "afterok" && r == JobResult::COMPLETED) ||
+                  (it->scheme == "afternotok" && r != JobResult::COMPLETED);
+        if (it->scheme == "after" && done && !started && r == JobResult::CANCELED)
+            ok = false;
+        if (!ok) {
+            std::string note =
+                fmt::format("dependency {} can never be satisfied (job {})", it->description, job_result_name(r));
+            job.deps.clear();
+            fatal_exception(job, "dependency", note, job.userid);
+            return;
+        }
+        post(job, "dependency-remove", json{{"description", it->description}});
+        it = job.deps.erase(it);
+    }
+}
+
+// A job others depend on started (after) or became inactive.
+void JobManager::check_dependents(const Job& target, bool started)
+{
+    auto it = dependents_.find(target.id);
+    if (it == dependents_.end())
+        return;
+    std::vector<JobId> waiting = it->second;
+    std::vector<JobId> keep;
+    for (JobId id : waiting) {
+        Job* job = find(id);
+        if (!job || job->state != State::DEPEND)
+            continue;
+        for (auto d = job->deps.begin(); d != job->deps.end();) {
+            if (d->target != target.id) {
+                ++d;
+                continue;
+            }
+            if (started && d->scheme != "after") {
+                ++d;
+                continue;
+            }
+            JobResult r = started ? JobResult::COMPLETED : result_of(target);
+            bool ok = d->scheme == "afterany" || (d->scheme == "after" && (started || target.started)) ||
+                      (d->scheme == "afterok" && r == JobResult::COMPLETED) ||
+                      (d->scheme == "afternotok" && r != JobResult::COMPLETED);
+            if (!ok) {
+                std::string note =
+                    fmt::format("dependency {} can never be satisfied (job {})", d->description, job_result_name(r));
+                job->deps.clear();
+                fatal_exception(*job, "dependency", note, job->userid);
+                break;
+            }
+            post(*job, "dependency-remove", json{{"description", d->description}});
+            d = job->deps.erase(d);
+        }
+        if (job->state == State::DEPEND) {
+            bool still = false;
+            for (const auto& d : job->deps)
+                still = still || d.target == target.id;
+            if (still)
+                keep.push_back(id);
+            if (job->deps.empty())
+                post(*job, "depend");
+        }
+    }
+    if (keep.empty())
+        dependents_.erase(target.id);
+    else
+        dependents_[target.id] = std::move(keep);
+}
+
+}  // namespace flux::jobmgr
+
+namespace flux::jobmgr {
+
+// job-manager.raiseall {type, severity, note, userid (-1: all users),
+// states?: "pending"|"running"|"pending,running", dry_run} -> {count}
+void JobManager::raiseall(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    std::string type = req.at("type").get<std::string>();
+    int severity = req.value("severity", 0);
+    std::string note = req.value("note", "");
+    std::int64_t uid = req.value("userid", static_cast<std::int64_t>(m.userid));
+    bool dry = req.value("dry_run", false);
+    std::string states = req.value("states", "pending,running");
+    bool owner = (m.rolemask & role::owner) != 0;
+    if (!owner && uid != static_cast<std::int64_t>(m.userid)) {
+        respond_error(m, EPERM, "guests may only raise exceptions on their own jobs");
+        return;
+    }
+    bool pending = states.find("pending") != std::string::npos, running = states.find("running") != std::string::npos;
+    std::vector<JobId> targets;
+    for (const auto& [id, job] : jobs_) {
+        if (job->state == State::INACTIVE || job->state == State::CLEANUP)
+            continue;
+        if (uid >= 0 && job->userid != static_cast<std::uint32_t>(uid))
+            continue;
+        bool is_running = job->state == State::RUN;
+        if ((is_running && running) || (!is_running && pending))
+            targets.push_back(id);
+    }
+    if (!dry) {
+        std::sort(targets.begin(), targets.end());
+        for (JobId id : targets) {
+            Job* job = find(id);
+            if (!job)
+                continue;
+            if (severity == 0)
+                fatal_exception(*job, type, note, m.userid);
+            else
+                post(*job, "exception",
+                     json{{"type", type}, {"severity", severity}, {"userid", m.userid}, {"note", note}});
+        }
+    }
+    respond(m, json{{"count", targets.size()}}.dump());
+}
+
+}  // namespace flux::jobmgr

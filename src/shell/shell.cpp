@@ -1,0 +1,593 @@
+// flux-shell: runs one job's tasks on one broker's node (one shell per rank
+// of the job's R). Started by job-exec through rexec as `flux-shell JOBID`.
+// It asks job-exec for the jobspec and R, starts its share of the tasks with
+// the flux-environment(7) variables, binds them to the allocated cores,
+// serves PMI-1 on PMI_FD (exchanging keys with the other shells through
+// job-exec), carries stdout/stderr into the job's output log (RFC 24) or
+// into files, and exits with the largest task exit code (128+signal for a
+// task killed by a signal). Protocol: doc/dev/exec.md.
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <clocale>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <flux/handle.hpp>
+#include <flux/jobid.hpp>
+#include <flux/jobspec.hpp>
+#include <flux/pmi.hpp>
+#include <flux/rlist.hpp>
+
+#include "layout.hpp"
+
+extern char** environ;
+
+namespace flux::shell {
+
+using json = nlohmann::json;
+
+namespace {
+
+double now()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool valid_utf8(std::string_view s)
+{
+    std::size_t i = 0, n = s.size();
+    while (i < n) {
+        auto c = static_cast<unsigned char>(s[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > n)
+            return false;
+        for (std::size_t k = 1; k < len; k++)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
+std::string base64(std::string_view in)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                     static_cast<unsigned char>(in[i + 2]);
+        out += {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+    }
+    if (i < in.size()) {
+        unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        if (i + 1 < in.size())
+            v |= static_cast<unsigned char>(in[i + 1]) << 8;
+        out += tbl[(v >> 18) & 63];
+        out += tbl[(v >> 12) & 63];
+        out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+// Expand {{id}} (and {{jobid}}, {{name}}) in an output file template.
+std::string expand(std::string tmpl, const std::string& id, const std::string& name)
+{
+    auto sub = [&](const std::string& key, const std::string& val) {
+        std::size_t p;
+        while ((p = tmpl.find(key)) != std::string::npos)
+            tmpl.replace(p, key.size(), val);
+    };
+    sub("{{id}}", id);
+    sub("{{jobid}}", id);
+    sub("{{name}}", name);
+    return tmpl;
+}
+
+struct Task {
+    std::uint32_t rank = 0;      // global
+    std::uint32_t local_id = 0;  // on this node
+    pid_t pid = -1;
+    int status = 0;
+    bool exited = false;
+    int out_fd = -1, err_fd = -1, pmi_fd = -1;
+    WatcherPtr out_w, err_w, pmi_w, child_w;
+    std::string pmi_in;
+};
+
+class Shell {
+public:
+    Shell(Handle& h, JobId id) : h_(h), id_(id) {}
+    int run();
+
+private:
+    Result<void> init();
+    void start_tasks();
+    Result<void> spawn(Task& t);
+    void on_output(Task& t, bool is_stderr);
+    void on_pmi(std::size_t idx);
+    void on_exit(Task& t, int status);
+    void emit(const std::string& name, json ctx);
+    void log_error(const std::string& msg);
+    void flush_output();
+    void check_done();
+    std::string file_for(const std::string& stream) const;
+
+    Handle& h_;
+    JobId id_;
+    std::string idstr_;
+    job::Jobspec js_;
+    Rlist R_;
+    std::uint32_t rank_ = 0, shell_rank_ = 0, nshells_ = 0;
+    TaskMap map_;
+    std::vector<Task> tasks_;
+    std::vector<int> cpus_;
+    std::string gpus_;
+    json options_;
+    std::unique_ptr<PmiServer> pmi_;
+    std::vector<std::string> env_;
+    WatcherPtr prepare_;
+    std::vector<WatcherPtr> sigw_;
+    json pending_ = json::array();  // output entries not yet sent
+    int inflight_ = 0;
+    std::size_t open_streams_ = 0;
+    std::size_t exited_ = 0;
+    int file_fd_[2] = {-1, -1};  // stdout/stderr redirected to files
+    bool label_[2] = {false, false};
+    bool done_ = false;
+    int exit_code_ = 0;
+};
+
+void Shell::emit(const std::string& name, json ctx)
+{
+    pending_.push_back(json{{"timestamp", now()}, {"name", name}, {"context", std::move(ctx)}});
+}
+
+// Shell diagnostics go to the job's stderr, as flux-core's shell log does.
+void Shell::log_error(const std::string& msg)
+{
+    std::string line = fmt::format("flux-shell[{}]: ERROR: {}\n", shell_rank_, msg);
+    if (file_fd_[1] >= 0)
+        (void)!write(file_fd_[1], line.data(), line.size());
+    else
+        emit("data", json{{"stream", "stderr"},
+                          {"rank", std::to_string(map_.first.empty() ? 0 : map_.first[shell_rank_])},
+                          {"data", line}});
+}
+
+void Shell::flush_output()
+{
+    if (pending_.empty())
+        return;
+    json req{{"id", id_}, {"log", "output"}, {"entries", std::move(pending_)}};
+    pending_ = json::array();
+    inflight_++;
+    Future f = h_.rpc("job-info.append", req.dump(-1, ' ', false, json::error_handler_t::replace));
+    f.then([this](Future& fut) {
+        if (auto r = fut.get(); !r)
+            fprintf(stderr, "flux-shell: job %ju: output lost: %s\n", static_cast<uintmax_t>(id_),
+                    r.error().message().c_str());
+        inflight_--;
+        check_done();
+    });
+}
+
+std::string Shell::file_for(const std::string& stream) const
+{
+    auto out = options_.find("output");
+    if (out == options_.end() || !out->is_object())
+        return "";
+    auto s = out->find(stream);
+    if (s == out->end() || !s->is_object() || s->value("type", "") != "file")
+        return "";
+    return s->value("path", "");
+}
+
+Result<void> Shell::init()
+{
+    auto r = h_.rpc("job-exec.shell-init", json{{"id", id_}}.dump()).get();
+    if (!r)
+        return fail(r.error().errnum, "job-exec.shell-init: " + r.error().message());
+    json info = json::parse(r->payload);
+    auto js = job::Jobspec::from_json(info.at("jobspec"));
+    if (!js)
+        return std::unexpected(js.error());
+    js_ = std::move(*js);
+    auto R = Rlist::from_json(info.at("R"));
+    if (!R)
+        return std::unexpected(R.error());
+    R_ = std::move(*R);
+    auto rank = h_.rank();
+    if (!rank)
+        return std::unexpected(rank.error());
+    rank_ = *rank;
+    nshells_ = static_cast<std::uint32_t>(R_.nnodes());
+
+    // Slots per shell, in rank order, then the block task map.
+    std::vector<std::uint32_t> slots;
+    bool found = false;
+    for (auto r : R_.ranks()) {
+        if (r == rank_) {
+            shell_rank_ = static_cast<std::uint32_t>(slots.size());
+            found = true;
+        }
+        std::uint32_t s;
+        if (js_.nnodes > 0)
+            s = js_.slots_per_node;
+        else
+            s = static_cast<std::uint32_t>(R_.cores_of(r)->count() / std::max<std::uint32_t>(js_.cores_per_slot, 1));
+        slots.push_back(s);
+    }
+    if (!found)
+        return fail(EINVAL, fmt::format("rank {} is not part of the job's allocation", rank_));
+    map_ = TaskMap::block(slots, js_.tasks_per_slot, js_.ntasks);
+
+    json opts = json::parse(js_.shell_options());
+    options_ = opts.is_object() ? opts : json::object();
+    idstr_ = encode_jobid(id_, JobIdEncoding::f58);
+
+    // Binding: the cores of this rank (cpu-affinity=off disables it).
+    std::string aff = options_.contains("cpu-affinity") && options_["cpu-affinity"].is_string()
+                          ? options_["cpu-affinity"].get<std::string>()
+                          : "on";
+    if (aff != "off") {
+        auto map = core_cpus();
+        cpus_ = cpus_of(*R_.cores_of(rank_), map);
+    }
+    if (auto g = R_.gpus_of(rank_); g && !g->empty()) {
+        for (auto id : *g)
+            gpus_ += (gpus_.empty() ? "" : ",") + std::to_string(id);
+    }
+
+    // Output to files?
+    std::string outpath = file_for("stdout"), errpath = file_for("stderr");
+    if (errpath.empty())
+        errpath = outpath;
+    for (int s = 0; s < 2; s++) {
+        const std::string& p = s == 0 ? outpath : errpath;
+        if (p.empty())
+            continue;
+        std::string path = expand(p, idstr_, js_.job_name);
+        if (s == 1 && errpath == outpath && file_fd_[0] >= 0) {
+            file_fd_[1] = file_fd_[0];
+            continue;
+        }
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return fail(errno, fmt::format("{}: {}", path, strerror(errno)));
+        file_fd_[s] = fd;
+        if (shell_rank_ == 0)
+            emit("redirect", json{{"stream", s == 0 ? "stdout" : "stderr"},
+                                  {"rank", fmt::format("0-{}", js_.ntasks ? js_.ntasks - 1 : 0)},
+                                  {"path", path}});
+    }
+    for (int s = 0; s < 2; s++) {
+        auto out = options_.find("output");
+        if (out != options_.end() && out->is_object()) {
+            auto st = out->find(s == 0 ? "stdout" : "stderr");
+            if (st != out->end() && st->is_object())
+                label_[s] = st->value("label", false);
+        }
+    }
+    if (shell_rank_ == 0)
+        emit("header", json{{"version", 1},
+                            {"encoding", {{"stdout", "UTF-8"}, {"stderr", "UTF-8"}}},
+                            {"count", {{"stdout", js_.ntasks}, {"stderr", js_.ntasks}}},
+                            {"options", json::object()}});
+
+    // The environment every task shares.
+    std::map<std::string, std::string> env = js_.environment();
+    if (env.empty())
+        for (char** e = environ; *e; e++) {
+            std::string s(*e);
+            auto eq = s.find('=');
+            if (eq != std::string::npos)
+                env[s.substr(0, eq)] = s.substr(eq + 1);
+        }
+    for (auto it = env.begin(); it != env.end();)
+        it = it->first.starts_with("PMI_") || it->first.starts_with("FLUX_PMI") ? env.erase(it) : std::next(it);
+    if (const char* uri = getenv("FLUX_URI"))
+        env["FLUX_URI"] = uri;
+    env["FLUX_JOB_ID"] = idstr_;
+    env["FLUX_JOB_SIZE"] = std::to_string(map_.total);
+    env["FLUX_JOB_NNODES"] = std::to_string(nshells_);
+    env["FLUX_JOB_NODELIST"] = R_.nodelist().encode();
+    if (!gpus_.empty()) {
+        env["CUDA_VISIBLE_DEVICES"] = gpus_;
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+    }
+    env["PMI_SIZE"] = std::to_string(map_.total);
+    env["PMI_FD"] = "3";
+    env["PMI_SPAWNED"] = "0";
+    for (auto& [k, v] : env)
+        env_.push_back(k + "=" + v);
+    return {};
+}
+
+Result<void> Shell::spawn(Task& t)
+{
+    int out[2], err[2], pmi[2];
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pmi) < 0)
+        return fail(errno, strerror(errno));
+    std::vector<std::string> env = env_;
+    env.push_back(fmt::format("FLUX_TASK_RANK={}", t.rank));
+    env.push_back(fmt::format("FLUX_TASK_LOCAL_ID={}", t.local_id));
+    env.push_back(fmt::format("PMI_RANK={}", t.rank));
+    std::vector<char*> envp;
+    for (auto& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_s = js_.command;
+    std::vector<char*> argv;
+    for (auto& a : argv_s)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, pmi[1], 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    if (!js_.cwd.empty())
+        posix_spawn_file_actions_addchdir_np(&fa, js_.cwd.c_str());
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(&t.pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(out[1]);
+    close(err[1]);
+    close(pmi[1]);
+    t.out_fd = out[0];
+    t.err_fd = err[0];
+    t.pmi_fd = pmi[0];
+    if (rc != 0) {
+        t.pid = -1;
+        return fail(rc, fmt::format("{}: {}", js_.command[0], strerror(rc)));
+    }
+    return {};
+}
+
+void Shell::start_tasks()
+{
+    std::uint32_t n = map_.count[shell_rank_];
+    tasks_.resize(n);
+    if (n > 0) {
+        pmi_ = std::make_unique<PmiServer>(static_cast<int>(n), fmt::format("{}", id_));
+        pmi_->set_universe_size(static_cast<int>(map_.total));
+        (void)pmi_->preput("PMI_process_mapping", map_.pmi_process_mapping());
+        if (nshells_ > 1) {
+            pmi_->set_barrier_hook([this](std::map<std::string, std::string> puts) {
+                json req{{"id", id_}, {"shell_rank", shell_rank_}, {"kvs", puts}};
+                Future f = h_.rpc("job-exec.pmi-exchange", req.dump());
+                f.then([this](Future& fut) {
+                    auto r = fut.get();
+                    if (!r) {
+                        log_error("PMI exchange failed: " + r.error().message());
+                        return;
+                    }
+                    std::map<std::string, std::string> kvs;
+                    for (auto& [k, v] : json::parse(r->payload).at("kvs").items())
+                        kvs[k] = v.get<std::string>();
+                    pmi_->complete_barrier(kvs);
+                    for (auto& [to, bytes] : pmi_->take_output())
+                        (void)!write(tasks_[static_cast<std::size_t>(to)].pmi_fd, bytes.data(), bytes.size());
+                });
+            });
+        }
+    }
+    // Bind by binding ourselves: children inherit the mask.
+    cpu_set_t saved;
+    bool bound = false;
+    if (!cpus_.empty() && sched_getaffinity(0, sizeof(saved), &saved) == 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c : cpus_)
+            if (c < CPU_SETSIZE)
+                CPU_SET(c, &set);
+        bound = sched_setaffinity(0, sizeof(set), &set) == 0;
+    }
+    if (!js_.cwd.empty() && access(js_.cwd.c_str(), X_OK) != 0) {
+        log_error(fmt::format("Could not change dir to {}: {}. Going to /tmp instead", js_.cwd, strerror(errno)));
+        js_.cwd = "/tmp";
+    }
+    for (std::uint32_t i = 0; i < n; i++) {
+        Task& t = tasks_[i];
+        t.rank = map_.first[shell_rank_] + i;
+        t.local_id = i;
+        auto r = spawn(t);
+        if (!r) {
+            log_error(fmt::format("task {}: start failed: {}", t.rank, r.error().message()));
+            t.exited = true;
+            t.status = (r.error().errnum == ENOENT ? 127 : 126) << 8;
+            exited_++;
+        } else {
+            t.child_w = h_.reactor().child(t.pid, [this, i](pid_t, int status) { on_exit(tasks_[i], status); });
+        }
+        open_streams_ += 2;
+        t.out_w = h_.reactor().fd(t.out_fd, EPOLLIN, [this, i](uint32_t) { on_output(tasks_[i], false); });
+        t.err_w = h_.reactor().fd(t.err_fd, EPOLLIN, [this, i](uint32_t) { on_output(tasks_[i], true); });
+        t.pmi_w = h_.reactor().fd(t.pmi_fd, EPOLLIN, [this, i](uint32_t) { on_pmi(i); });
+    }
+    if (bound)
+        (void)sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+void Shell::on_output(Task& t, bool is_stderr)
+{
+    int& fd = is_stderr ? t.err_fd : t.out_fd;
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    const char* stream = is_stderr ? "stderr" : "stdout";
+    int s = is_stderr ? 1 : 0;
+    if (n <= 0) {
+        (is_stderr ? t.err_w : t.out_w).reset();
+        close(fd);
+        fd = -1;
+        open_streams_--;
+        if (file_fd_[s] < 0)
+            emit("data", json{{"stream", stream}, {"rank", std::to_string(t.rank)}, {"eof", true}});
+        check_done();
+        return;
+    }
+    std::string_view data(buf, static_cast<std::size_t>(n));
+    if (file_fd_[s] >= 0) {
+        std::string text(data);
+        if (label_[s]) {
+            std::string labeled;
+            std::size_t pos = 0;
+            while (pos < text.size()) {
+                std::size_t nl = text.find('\n', pos);
+                std::size_t end = nl == std::string::npos ? text.size() : nl + 1;
+                labeled += fmt::format("{}: ", t.rank) + text.substr(pos, end - pos);
+                pos = end;
+            }
+            text = std::move(labeled);
+        }
+        (void)!write(file_fd_[s], text.data(), text.size());
+        return;
+    }
+    json ctx{{"stream", stream}, {"rank", std::to_string(t.rank)}};
+    if (valid_utf8(data)) {
+        ctx["data"] = std::string(data);
+    } else {
+        ctx["data"] = base64(data);
+        ctx["encoding"] = "base64";
+    }
+    emit("data", std::move(ctx));
+}
+
+void Shell::on_pmi(std::size_t idx)
+{
+    Task& t = tasks_[idx];
+    char buf[4096];
+    ssize_t n = read(t.pmi_fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        t.pmi_w.reset();
+        return;
+    }
+    if (auto r = pmi_->feed(static_cast<int>(idx), std::string_view(buf, static_cast<std::size_t>(n))); !r) {
+        log_error(fmt::format("task {}: PMI: {}", t.rank, r.error().message()));
+        t.pmi_w.reset();
+    }
+    for (auto& [to, bytes] : pmi_->take_output())
+        (void)!write(tasks_[static_cast<std::size_t>(to)].pmi_fd, bytes.data(), bytes.size());
+    if (pmi_->aborted()) {
+        const auto& a = *pmi_->aborted();
+        log_error(fmt::format("task {}: PMI_Abort: {}", map_.first[shell_rank_] + static_cast<std::uint32_t>(a.rank),
+                              a.message));
+        exit_code_ = std::max(exit_code_, a.exit_code);
+        for (auto& task : tasks_)
+            if (!task.exited && task.pid > 0)
+                ::kill(task.pid, SIGKILL);
+    }
+}
+
+void Shell::on_exit(Task& t, int status)
+{
+    t.exited = true;
+    t.status = status;
+    t.child_w.reset();
+    exited_++;
+    check_done();
+}
+
+void Shell::check_done()
+{
+    if (done_ || exited_ < tasks_.size() || open_streams_ > 0)
+        return;
+    if (!pending_.empty())
+        flush_output();
+    if (inflight_ > 0)
+        return;
+    done_ = true;
+    for (const auto& t : tasks_) {
+        int code = WIFSIGNALED(t.status) ? 128 + WTERMSIG(t.status) : WEXITSTATUS(t.status);
+        exit_code_ = std::max(exit_code_, code);
+    }
+    h_.reactor().stop();
+}
+
+int Shell::run()
+{
+    // Signals sent to our process group reach the tasks directly; the shell
+    // itself outlives them so it can report their status.
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGUSR1, SIGUSR2, SIGPIPE})
+        sigw_.push_back(h_.reactor().signal(sig, [](int) {}));
+    if (auto r = init(); !r) {
+        fprintf(stderr, "flux-shell: job %ju: %s\n", static_cast<uintmax_t>(id_), r.error().message().c_str());
+        log_error(r.error().message());
+        flush_output();
+        h_.reactor().run();
+        return 1;
+    }
+    prepare_ = h_.reactor().prepare([this] { flush_output(); });
+    start_tasks();
+    check_done();
+    if (!done_)
+        h_.reactor().run();
+    for (int fd : {file_fd_[0], file_fd_[1]})
+        if (fd >= 0 && (fd != file_fd_[1] || file_fd_[1] != file_fd_[0]))
+            close(fd);
+    return exit_code_;
+}
+
+}  // namespace
+
+}  // namespace flux::shell
+
+int main(int argc, char** argv)
+{
+    using namespace flux;
+    setlocale(LC_ALL, "");
+    if (argc != 2) {
+        fprintf(stderr, "Usage: flux-shell JOBID\n");
+        return 1;
+    }
+    auto id = parse_jobid(argv[1]);
+    if (!id) {
+        fprintf(stderr, "flux-shell: %s: invalid job id\n", argv[1]);
+        return 1;
+    }
+    auto h = Handle::open();
+    if (!h) {
+        fprintf(stderr, "flux-shell: cannot connect to the broker: %s\n", h.error().message().c_str());
+        return 1;
+    }
+    (*h)->set_log_name("flux-shell");
+    try {
+        shell::Shell sh(**h, *id);
+        return sh.run();
+    } catch (const std::exception& ex) {
+        fprintf(stderr, "flux-shell: job %s: %s\n", argv[1], ex.what());
+        return 1;
+    }
+}
