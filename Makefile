@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 # Debian packages the build and the tests need.
 DEPS = cmake make g++ pkg-config ccache clang-format \
        libzmq3-dev cppzmq-dev nlohmann-json3-dev libhwloc-dev libspdlog-dev libfmt-dev \
-       libcli11-dev libgtest-dev libtomlplusplus-dev libsqlite3-dev \
+       libcli11-dev libgtest-dev libtomlplusplus-dev libsqlite3-dev mpich libmpich-dev \
        python3 procps util-linux hostname
 
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)

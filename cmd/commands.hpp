@@ -24,5 +24,7 @@ int bulksubmit(int argc, char** argv);
 int job(int argc, char** argv);
 int cancel(int argc, char** argv);
 int queue(int argc, char** argv);
+int jobs(int argc, char** argv);
+int pstree(int argc, char** argv);
 
 }  // namespace flux::cmd

@@ -43,6 +43,8 @@ const Command commands[] = {
     {"job", flux::cmd::job, "Job housekeeping: attach, status, kill, eventlog, ..."},
     {"cancel", flux::cmd::cancel, "Cancel jobs"},
     {"queue", flux::cmd::queue, "Manage the job queue"},
+    {"jobs", flux::cmd::jobs, "List jobs"},
+    {"pstree", flux::cmd::pstree, "Display a tree of running jobs by name"},
 };
 
 void usage(FILE* f)

@@ -262,7 +262,7 @@ int job_urgency(int argc, char** argv)
     return 0;
 }
 
-std::string context_text(const json& ctx)
+std::string context_text(const nlohmann::ordered_json& ctx)
 {
     std::string out;
     if (!ctx.is_object())
@@ -272,14 +272,15 @@ std::string context_text(const json& ctx)
     return out;
 }
 
-void print_entry(const json& e, const std::string& format)
+// Entries keep their context keys in the order they were written.
+void print_entry(const nlohmann::ordered_json& e, const std::string& format)
 {
     if (format == "json") {
         fmt::print("{}\n", e.dump());
         return;
     }
     fmt::print("{:.6f} {}{}\n", e.value("timestamp", 0.0), e.value("name", ""),
-               context_text(e.value("context", json::object())));
+               context_text(e.value("context", nlohmann::ordered_json::object())));
 }
 
 int job_eventlog(int argc, char** argv)
@@ -303,7 +304,7 @@ int job_eventlog(int argc, char** argv)
         std::string line;
         while (std::getline(ss, line))
             if (!line.empty())
-                print_entry(json::parse(line), format);
+                print_entry(nlohmann::ordered_json::parse(line), format);
         return 0;
     }
     Future f =
@@ -316,7 +317,7 @@ int job_eventlog(int argc, char** argv)
                 return 0;
             die("job", fmt::format("{}: {}", id, r.error().message()));
         }
-        print_entry(json::parse(r->payload).at("event"), format);
+        print_entry(nlohmann::ordered_json::parse(r->payload).at("event"), format);
         fflush(stdout);
     }
 }
@@ -358,10 +359,10 @@ int job_wait_event(int argc, char** argv)
                 die("job", fmt::format("eventlog ended before event '{}'", event));
             die("job", fmt::format("{}: {}", id, r.error().message()));
         }
-        json e = json::parse(r->payload).at("event");
+        auto e = nlohmann::ordered_json::parse(r->payload).at("event");
         bool hit = e.value("name", "") == event;
         if (hit && !mkey.empty()) {
-            json ctx = e.value("context", json::object());
+            auto ctx = e.value("context", nlohmann::ordered_json::object());
             hit = ctx.contains(mkey) &&
                   (ctx[mkey].is_string() ? ctx[mkey].get<std::string>() == mval : ctx[mkey].dump() == mval);
         }

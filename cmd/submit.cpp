@@ -44,7 +44,7 @@ std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& pay
 {
     std::vector<Submitted> results(payloads.size());
     std::size_t next = 0, done = 0;
-    const std::size_t window = 1024;
+    const std::size_t window = 128;
     double t0 = monotime(), last_draw = 0;
     auto draw = [&](bool final) {
         if (!progress)
@@ -131,11 +131,13 @@ int submit(int argc, char** argv)
     app.add_flag("--wait", wait, "Wait for the jobs to complete; exit with the largest exit code");
     app.add_flag("--watch", watch, "Print the jobs' output as they run; implies --wait");
     app.add_flag("--progress", progress, "Show a progress bar");
-    app.add_option("command", command, "Command to run")->required();
-    app.prefix_command();
+    app.prefix_command();  // everything from the first non-option on is the command
     parse_or_exit(app, argc, argv, "submit");
-    for (auto& a : app.remaining())
-        command.push_back(a);
+    command = app.remaining();
+    if (command.empty())
+        die("submit", "job command must be specified");
+    if (command[0].starts_with("-"))
+        die("submit", fmt::format("unrecognized option '{}'", command[0]));
     auto flags = o.flag_bits();
     if (!flags)
         die("submit", flags.error().message());
@@ -199,11 +201,13 @@ int run(int argc, char** argv)
     std::vector<std::string> command;
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Print the job id on stderr");
-    app.add_option("command", command, "Command to run")->required();
-    app.prefix_command();
+    app.prefix_command();  // everything from the first non-option on is the command
     parse_or_exit(app, argc, argv, "run");
-    for (auto& a : app.remaining())
-        command.push_back(a);
+    command = app.remaining();
+    if (command.empty())
+        die("run", "job command must be specified");
+    if (command[0].starts_with("-"))
+        die("run", fmt::format("unrecognized option '{}'", command[0]));
     auto flags = o.flag_bits();
     if (!flags)
         die("run", flags.error().message());
@@ -287,11 +291,11 @@ int bulksubmit(int argc, char** argv)
     app.add_flag("--wait", wait, "Wait for the jobs to complete");
     app.add_flag("--watch", watch, "Print the jobs' output; implies --wait");
     app.add_flag("--progress", progress, "Show a progress bar");
-    app.add_option("command", words, "Command template and inputs")->required();
     app.prefix_command();
     parse_or_exit(app, argc, argv, "bulksubmit");
-    for (auto& a : app.remaining())
-        words.push_back(a);
+    words = app.remaining();
+    if (!words.empty() && words[0].starts_with("-") && words[0] != ":::" )
+        die("bulksubmit", fmt::format("unrecognized option '{}'", words[0]));
     dry_run = o.dry_run;
     // Split COMMAND ::: a b ::: c d  (:::: FILE reads inputs from a file).
     std::vector<std::string> tmpl;

@@ -25,6 +25,9 @@ public:
     virtual Result<std::optional<Message>> recv() = 0;
     /// Register with `r`: `ready` runs when recv() may have messages.
     virtual WatcherPtr watch(Reactor& r, std::function<void()> ready) = 0;
+    /// True when messages were read ahead (e.g. while send() waited for
+    /// room) and recv() will return them without any new fd event.
+    virtual bool has_buffered() const { return false; }
 };
 
 /// Connect to a broker's local socket. `path` is the socket path (the part
@@ -134,6 +137,7 @@ private:
     void on_ready();
     void dispatch(Message&& msg);
     void fail_all(const Error& err);
+    void schedule_drain();
     uint32_t alloc_matchtag();
 
     std::unique_ptr<Reactor> reactor_;
@@ -144,6 +148,7 @@ private:
     std::function<void(const Message&)> control_cb_;
     std::function<void(const Error&)> disconnect_cb_;
     bool lost_ = false;
+    bool drain_scheduled_ = false;
     std::optional<uint32_t> rank_, size_;
     std::string log_name_ = "client";
     friend class Future;

@@ -121,6 +121,7 @@ private:
     Result<void> spawn(Task& t);
     void on_output(Task& t, bool is_stderr);
     void on_pmi(std::size_t idx);
+    void send_pmi_output();
     void on_exit(Task& t, int status);
     void emit(const std::string& name, json ctx);
     void log_error(const std::string& msg);
@@ -151,6 +152,7 @@ private:
     bool label_[2] = {false, false};
     bool done_ = false;
     int exit_code_ = 0;
+    bool pmi_debug_ = getenv("FLUX_PMI_DEBUG") != nullptr;
 };
 
 void Shell::emit(const std::string& name, json ctx)
@@ -263,6 +265,8 @@ Result<void> Shell::init()
         if (p.empty())
             continue;
         std::string path = expand(p, idstr_, js_.job_name);
+        if (!path.starts_with("/") && !js_.cwd.empty())
+            path = js_.cwd + "/" + path;  // relative to the job, not to us
         if (s == 1 && errpath == outpath && file_fd_[0] >= 0) {
             file_fd_[1] = file_fd_[0];
             continue;
@@ -390,12 +394,14 @@ void Shell::start_tasks()
                         log_error("PMI exchange failed: " + r.error().message());
                         return;
                     }
+                    if (pmi_debug_)
+                        fprintf(stderr, "pmi exchange <- %s\n", r->payload.c_str());
                     std::map<std::string, std::string> kvs;
-                    for (auto& [k, v] : json::parse(r->payload).at("kvs").items())
+                    json resp = json::parse(r->payload);  // outlives the loop below
+                    for (auto& [k, v] : resp.at("kvs").items())
                         kvs[k] = v.get<std::string>();
                     pmi_->complete_barrier(kvs);
-                    for (auto& [to, bytes] : pmi_->take_output())
-                        (void)!write(tasks_[static_cast<std::size_t>(to)].pmi_fd, bytes.data(), bytes.size());
+                    send_pmi_output();
                 });
             });
         }
@@ -494,12 +500,13 @@ void Shell::on_pmi(std::size_t idx)
         t.pmi_w.reset();
         return;
     }
+    if (pmi_debug_)
+        fprintf(stderr, "pmi[%u] <- %.*s", t.rank, static_cast<int>(n), buf);
     if (auto r = pmi_->feed(static_cast<int>(idx), std::string_view(buf, static_cast<std::size_t>(n))); !r) {
         log_error(fmt::format("task {}: PMI: {}", t.rank, r.error().message()));
         t.pmi_w.reset();
     }
-    for (auto& [to, bytes] : pmi_->take_output())
-        (void)!write(tasks_[static_cast<std::size_t>(to)].pmi_fd, bytes.data(), bytes.size());
+    send_pmi_output();
     if (pmi_->aborted()) {
         const auto& a = *pmi_->aborted();
         log_error(fmt::format("task {}: PMI_Abort: {}", map_.first[shell_rank_] + static_cast<std::uint32_t>(a.rank),
@@ -508,6 +515,15 @@ void Shell::on_pmi(std::size_t idx)
         for (auto& task : tasks_)
             if (!task.exited && task.pid > 0)
                 ::kill(task.pid, SIGKILL);
+    }
+}
+
+void Shell::send_pmi_output()
+{
+    for (auto& [to, bytes] : pmi_->take_output()) {
+        if (pmi_debug_)
+            fprintf(stderr, "pmi[%u] -> %s", tasks_[static_cast<std::size_t>(to)].rank, bytes.c_str());
+        (void)!write(tasks_[static_cast<std::size_t>(to)].pmi_fd, bytes.data(), bytes.size());
     }
 }
 
@@ -568,6 +584,13 @@ int main(int argc, char** argv)
 {
     using namespace flux;
     setlocale(LC_ALL, "");
+    // Block job-control signals at once: a cancel may arrive while we start
+    // (they reach the tasks through the process group; see Shell::run).
+    sigset_t block;
+    sigemptyset(&block);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGUSR1, SIGUSR2, SIGPIPE})
+        sigaddset(&block, sig);
+    sigprocmask(SIG_BLOCK, &block, nullptr);
     if (argc != 2) {
         fprintf(stderr, "Usage: flux-shell JOBID\n");
         return 1;

@@ -48,6 +48,8 @@ public:
         return {};
     }
 
+    bool has_buffered() const override { return dec_.buffered() > 0; }
+
     Result<std::optional<Message>> recv() override
     {
         for (;;) {

@@ -218,14 +218,30 @@ Future Handle::rpc(std::string topic, std::string payload, uint32_t nodeid, uint
         st->q.push_back(std::unexpected(r.error()));
         st->done = true;
     }
+    schedule_drain();
     return Future(st);
+}
+
+// A send that waited for room may have read the broker's messages into the
+// connector; no fd event will announce those, so dispatch them from the loop.
+void Handle::schedule_drain()
+{
+    if (drain_scheduled_ || !conn_->has_buffered())
+        return;
+    drain_scheduled_ = true;
+    reactor_->defer([this] {
+        drain_scheduled_ = false;
+        on_ready();
+    });
 }
 
 Result<void> Handle::send(const Message& msg)
 {
     if (lost_)
         return fail(ECONNRESET, "lost connection to broker");
-    return conn_->send(msg);
+    auto r = conn_->send(msg);
+    schedule_drain();
+    return r;
 }
 
 Result<void> Handle::respond(const Message& req, std::string payload)

@@ -20,7 +20,7 @@ double now()
 
 }  // namespace
 
-void JobManager::post(Job& job, const std::string& name, const json& context)
+void JobManager::post(Job& job, const std::string& name, const ojson& context)
 {
     post_text(job, name,
               context.empty() ? std::string() : context.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -86,7 +86,7 @@ void JobManager::advance(Job& job)
             job.priority = job.urgency == 0    ? 0u
                            : job.urgency == 31 ? 4294967295u
                                                : static_cast<std::uint32_t>(job.urgency);
-            post(job, "priority", json{{"priority", job.priority}});
+            post(job, "priority", ojson{{"priority", job.priority}});
             return;
         }
         case State::SCHED:
@@ -193,7 +193,7 @@ void JobManager::fatal_exception(Job& job, const std::string& type, const std::s
         job.fatal_type = type;
         job.fatal_note = note;
     }
-    json ctx{{"type", type}, {"severity", 0}, {"userid", userid}, {"note", note}};
+    ojson ctx{{"type", type}, {"severity", 0}, {"userid", userid}, {"note", note}};
     post(job, "exception", ctx);
     // Already in CLEANUP (a second exception): make sure exec hears it.
     if (!first && job.state == State::CLEANUP && job.exec_running && !job.finished)

@@ -23,6 +23,7 @@
 namespace flux::jobmgr {
 
 using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;  // event contexts keep their key order
 
 class JobManager {
 public:
@@ -62,7 +63,7 @@ public:
 private:
     friend struct Access;
     // --- events and states (event.cpp) ---
-    void post(Job& job, const std::string& name, const json& context = json::object());
+    void post(Job& job, const std::string& name, const ojson& context = ojson::object());
     /// Journal-only event (not persisted, not in the eventlog): annotations.
     void journal_only(Job& job, const std::string& name, const json& context);
     void post_text(Job& job, const std::string& name, const std::string& context_text);

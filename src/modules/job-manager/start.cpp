@@ -65,15 +65,15 @@ void JobManager::exec_response(const Message& m)
             job->exec_killing = true;  // exec is already stopping the job its own way
             fatal_exception(*job, etype, note, 0);
         } else {
-            post(*job, "exception", json{{"type", etype}, {"severity", severity}, {"userid", 0}, {"note", note}});
+            post(*job, "exception", ojson{{"type", etype}, {"severity", severity}, {"userid", 0}, {"note", note}});
         }
     } else if (type == "finish") {
         job->finished = true;
         job->wait_status = data.value("status", 0);
-        post(*job, "finish", json{{"status", job->wait_status}});
+        post(*job, "finish", ojson{{"status", job->wait_status}});
     } else if (type == "release") {
         bool final = data.value("final", false);
-        post(*job, "release", json{{"ranks", data.value("ranks", "all")}, {"final", final}});
+        post(*job, "release", ojson{{"ranks", data.value("ranks", "all")}, {"final", final}});
         if (final) {
             job->exec_running = false;
             if (job->state == State::RUN) {

@@ -94,7 +94,7 @@ void JobManager::submit(const Message& m)
             max_id_ = job->id;
         Job& ref = *job;
         jobs_.emplace(job->id, std::move(job));
-        json ctx{{"userid", ref.userid}, {"urgency", ref.urgency}, {"flags", ref.flags}, {"version", 1}};
+        ojson ctx{{"userid", ref.userid}, {"urgency", ref.urgency}, {"flags", ref.flags}, {"version", 1}};
         post(ref, "submit", ctx);
         advance(ref);
     }
@@ -141,7 +141,7 @@ void JobManager::raise(const Message& m)
     if (severity == 0) {
         fatal_exception(*job, type, note, m.userid);
     } else {
-        json ctx{{"type", type}, {"severity", severity}, {"userid", m.userid}, {"note", note}};
+        ojson ctx{{"type", type}, {"severity", severity}, {"userid", m.userid}, {"note", note}};
         post(*job, "exception", ctx);
     }
     respond(m);
@@ -192,12 +192,12 @@ void JobManager::urgency(const Message& m)
     }
     int old = job->urgency;
     job->urgency = urg;
-    post(*job, "urgency", json{{"userid", m.userid}, {"urgency", urg}});
+    post(*job, "urgency", ojson{{"userid", m.userid}, {"urgency", urg}});
     if (job->state == State::SCHED) {
         std::uint32_t prio = urg == 0 ? 0u : urg == 31 ? 4294967295u : static_cast<std::uint32_t>(urg);
         if (prio != job->priority) {
             job->priority = prio;
-            post(*job, "priority", json{{"priority", prio}});
+            post(*job, "priority", ojson{{"priority", prio}});
             if (prio == 0) {
                 if (job->alloc_pending)
                     cancel_alloc(*job);
@@ -300,7 +300,7 @@ void JobManager::resolve_deps(Job& job)
             return;
         }
         job.deps.push_back(Dependency{scheme, *target, desc});
-        post(job, "dependency-add", json{{"description", desc}});
+        post(job, "dependency-add", ojson{{"description", desc}});
     }
     // Evaluate those whose target is already decided.
     for (auto it = job.deps.begin(); it != job.deps.end();) {
@@ -325,7 +325,7 @@ void JobManager::resolve_deps(Job& job)
             fatal_exception(job, "dependency", note, job.userid);
             return;
         }
-        post(job, "dependency-remove", json{{"description", it->description}});
+        post(job, "dependency-remove", ojson{{"description", it->description}});
         it = job.deps.erase(it);
     }
 }
@@ -362,7 +362,7 @@ void JobManager::check_dependents(const Job& target, bool started)
                 fatal_exception(*job, "dependency", note, job->userid);
                 break;
             }
-            post(*job, "dependency-remove", json{{"description", d->description}});
+            post(*job, "dependency-remove", ojson{{"description", d->description}});
             d = job->deps.erase(d);
         }
         if (job->state == State::DEPEND) {

@@ -30,7 +30,20 @@ std::size_t Policy::ShapeHash::operator()(const Shape& s) const
 void Policy::set_resources(const Rlist& R)
 {
     pool_ = ResourcePool(R);
+    feasible_.clear();
     dirty_ = true;
+}
+
+Result<void> Policy::check_feasible(const Request& req)
+{
+    Shape s(req);
+    auto it = feasible_.find(s);
+    if (it != feasible_.end())
+        return it->second;
+    auto r = pool_.check_feasible(req, mode_);
+    if (feasible_.size() < 4096)  // bounded: shapes are few in practice
+        feasible_.emplace(s, r);
+    return r;
 }
 
 void Policy::set_up(const IdSet& ranks, bool up)

@@ -87,8 +87,9 @@ public:
     /// annotation), or nullopt.
     std::optional<double> wakeup_time() const;
 
-    /// Whether the instance could ever satisfy `req` (see ResourcePool).
-    Result<void> check_feasible(const Request& req) const { return pool_.check_feasible(req, mode_); }
+    /// Whether the instance could ever satisfy `req` (see ResourcePool);
+    /// remembered per request shape until the resources change.
+    Result<void> check_feasible(const Request& req);
 
     bool is_pending(std::uint64_t id) const { return jobs_.contains(id); }
     bool is_running(std::uint64_t id) const { return running_.contains(id); }
@@ -153,6 +154,7 @@ private:
     std::unordered_map<std::uint64_t, RunningJob> running_;
     ExpirationIndex by_expiration_;
     std::unordered_map<Shape, ShapeInfo, ShapeHash> shapes_;  // of pending jobs
+    std::unordered_map<Shape, Result<void>, ShapeHash> feasible_;
 
     // Pass state. A pass is "full" after anything but new requests happened
     // (dirty_); otherwise only the requests that arrived since are tried,

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <queue>
 
 #include <fmt/format.h>
 
@@ -453,33 +452,42 @@ std::optional<Allocation> place_in(const std::vector<ResourcePool::Node>& nodes,
         return std::nullopt;
     std::vector<std::uint64_t> take(cands.size(), 0);  // slots per candidate
     std::uint64_t left = req.nslots;
+    std::vector<std::size_t> heap(cands.size());
+    for (std::size_t k = 0; k < heap.size(); k++)
+        heap[k] = k;
     if (mode == AllocMode::worst_fit) {
         // Each slot to the node with the most free cores (ties: lowest rank).
         auto less = [&](std::size_t x, std::size_t y) {
             return cands[x].fc != cands[y].fc ? cands[x].fc < cands[y].fc : cands[x].idx > cands[y].idx;
         };
-        std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(less)> heap(less);
-        for (std::size_t k = 0; k < cands.size(); k++)
-            heap.push(k);
+        std::make_heap(heap.begin(), heap.end(), less);
         while (left > 0 && !heap.empty()) {
-            std::size_t k = heap.top();
-            heap.pop();
+            std::pop_heap(heap.begin(), heap.end(), less);
+            std::size_t k = heap.back();
             take[k]++;
             left--;
             cands[k].fc -= req.cores_per_slot;
             if (--cands[k].cap > 0)
-                heap.push(k);
+                std::push_heap(heap.begin(), heap.end(), less);
+            else
+                heap.pop_back();
+        }
+    } else if (mode == AllocMode::best_fit) {
+        // Fill the node with the fewest free cores that holds a slot, then
+        // the next: that is where each slot would go one at a time.
+        auto more = [&](std::size_t x, std::size_t y) {
+            return cands[x].fc != cands[y].fc ? cands[x].fc > cands[y].fc : cands[x].idx > cands[y].idx;
+        };
+        std::make_heap(heap.begin(), heap.end(), more);
+        while (left > 0 && !heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), more);
+            std::size_t k = heap.back();
+            heap.pop_back();
+            take[k] = std::min(cands[k].cap, left);
+            left -= take[k];
         }
     } else {
-        std::vector<std::size_t> order(cands.size());
-        for (std::size_t k = 0; k < order.size(); k++)
-            order[k] = k;
-        if (mode == AllocMode::best_fit)
-            std::stable_sort(order.begin(), order.end(),
-                             [&](std::size_t x, std::size_t y) { return cands[x].fc < cands[y].fc; });
-        for (std::size_t k : order) {
-            if (left == 0)
-                break;
+        for (std::size_t k = 0; k < cands.size() && left > 0; k++) {
             take[k] = std::min(cands[k].cap, left);
             left -= take[k];
         }

@@ -1,0 +1,140 @@
+#!/bin/bash
+# Jobs on one broker (2 cores): flux run/submit/bulksubmit/job/cancel/queue
+# through the CLI — exit codes, environment, output, time limits, cancel,
+# urgency and holds, dependencies, unsatisfiable requests, bad input.
+. "$(dirname "$0")/lib.sh"
+test_under_flux 1
+cd "$(mktemp -d)" || exit 1
+
+output_is "run: output" "hello" flux run echo hello
+exit_code 0 "run: exit 0" flux run true
+exit_code 3 "run: task exit code is the job's" flux run sh -c 'exit 3'
+exit_code 127 "run: missing command exits 127" flux run /nonexistent/cmd
+output_has "run: missing command says why" 'task 0: start failed: /nonexistent/cmd: No such file' \
+    flux run /nonexistent/cmd
+exit_code 143 "run: task killed by SIGTERM exits 143" flux run sh -c 'kill -TERM $$'
+output_has "run: killed task is explained" 'task\(s\) Terminated' flux run sh -c 'kill -TERM $$'
+output_is "run: stderr is carried" "oops" bash -c 'flux run sh -c "echo oops >&2" 2>&1 >/dev/null'
+output_is "run -n2: every task runs" "0 1" bash -c 'flux run -n2 printenv FLUX_TASK_RANK | sort | xargs'
+output_is "run -n2: job size" "2 2" bash -c 'flux run -n2 printenv FLUX_JOB_SIZE | xargs'
+output_is "run: FLUX_JOB_NNODES, FLUX_TASK_LOCAL_ID" "1 0" \
+    flux run sh -c 'echo $FLUX_JOB_NNODES $FLUX_TASK_LOCAL_ID'
+output_has "run: FLUX_JOB_ID is the f58 id" '^f[1-9A-HJ-NP-Za-km-z]+$' flux run printenv FLUX_JOB_ID
+output_is "run: FLUX_URI points at the broker" "$FLUX_URI" flux run printenv FLUX_URI
+output_is "run: environment is copied" "xyz" env MYVAR=xyz flux run printenv MYVAR
+output_is "run --env sets a variable" "abc" flux run --env=MYVAR2=abc printenv MYVAR2
+exit_code 1 "run --env-remove removes one" env MYVAR=xyz flux run --env-remove=MYVAR printenv MYVAR
+output_is "run --cwd" "/tmp" flux run --cwd=/tmp pwd
+output_is "run: default cwd is the caller's" "$PWD" flux run pwd
+output_is "run --label-io" "$(printf '0: a\n1: a')" bash -c 'flux run -n2 --label-io echo a | sort'
+output_is "run: output order per task is kept" "$(seq 1 200 | xargs)" bash -c 'flux run seq 1 200 | xargs'
+output_has "run -n1: tasks are bound to the allocated core" 'Cpus_allowed_list:[[:space:]]+[0-9]+$' \
+    flux run grep Cpus_allowed_list /proc/self/status
+
+# time limits
+exit_code 142 "run -t 1s: a time-limit kill exits 142" flux run -t 1s sleep 30
+output_has "run -t: the timeout exception is shown" 'job.exception type=timeout severity=0' flux run -t 0.5s sleep 30
+output_has "--dry-run: -t 5 is five minutes" '"duration":300' flux run --dry-run -t 5 true
+output_has "--dry-run: -t 30s" '"duration":30' flux run --dry-run -t 30s true
+
+# submit, ids, eventlog, info
+id=$(flux submit --flags=waitable true)
+ok "submit prints an id" test -n "$id"
+ok "wait for a waitable job" flux job wait "$id"
+output_is "job id: f58 -> dec -> f58" "$id" bash -c "flux job id --to=f58 \$(flux job id $id)"
+output_is "job id: hex round trip" "$id" bash -c "flux job id --to=f58 \$(flux job id --to=hex $id)"
+output_is "job id: dothex round trip" "$id" bash -c "flux job id --to=f58 \$(flux job id --to=dothex $id)"
+output_is "job id: words round trip" "$id" bash -c "flux job id --to=f58 \$(flux job id --to=words $id)"
+output_is "eventlog: RFC 21 events in order" "submit validate depend priority alloc start finish release free clean" \
+    bash -c "flux job eventlog $id | awk '{print \$2}' | xargs"
+output_has "eventlog: submit context" 'submit userid=[0-9]+ urgency=16 flags=2 version=1' flux job eventlog "$id"
+output_has "job info jobspec" '"command":\["true"\]' flux job info "$id" jobspec
+output_has "job info R" '"R_lite"' flux job info "$id" R
+exit_code 1 "job info: unknown job" flux job info f1 jobspec
+output_is "job status: exit code" "0" bash -c "flux job status $id; echo \$?"
+id=$(flux submit sh -c 'echo out; echo err >&2; exit 2')
+exit_code 2 "job attach: replays output and returns the exit code" flux job attach "$id"
+output_is "job attach: stdout replayed" "out" bash -c "flux job attach $id 2>/dev/null"
+
+# output files
+flux run --output=out.{{id}} echo to-file >/dev/null 2>&1
+ok "--output writes a file named after the job id" bash -c 'grep -q to-file out.f*'
+flux run --output=both.txt sh -c 'echo o; echo e >&2' >/dev/null 2>&1
+output_is "--output alone also takes stderr" "$(printf 'e\no')" bash -c 'sort both.txt'
+
+# cancel, kill, urgency, holds
+id=$(flux submit sleep 300)
+flux job wait-event -t 30 "$id" start >/dev/null
+ok "cancel a running job" flux cancel "$id"
+output_has "canceled job ends with a cancel exception" 'exception type="cancel"' \
+    bash -c "flux job wait-event -t 30 $id clean >/dev/null; flux job eventlog $id"
+id=$(flux submit sleep 300)
+flux job wait-event -t 30 "$id" start >/dev/null
+ok "job kill sends a signal" flux job kill -s SIGUSR1 "$id"
+exit_code 138 "the task died of SIGUSR1" flux job attach "$id"
+held=$(flux submit --urgency=0 true)
+output_is "a held job stays in SCHED with priority 0" "priority=0" \
+    bash -c "flux job wait-event -t 10 $held priority | awk '{print \$3}'"
+ok "release the hold" flux job urgency "$held" default
+ok "released job completes" flux job wait-event -t 30 "$held" clean
+pend=$(flux submit --urgency=0 true)
+ok "cancel a pending job" flux cancel -m "not needed" "$pend"
+output_has "pending job canceled with the message" 'note="not needed"' \
+    bash -c "flux job wait-event -t 10 $pend clean >/dev/null; flux job eventlog $pend"
+exit_code 1 "urgency out of range is refused" flux job urgency "$pend" 40
+exit_code 1 "cancel an unknown job" flux cancel f1
+
+# dependencies
+a=$(flux submit sh -c 'exit 1')
+b=$(flux submit --dependency=afterok:$a true)
+c=$(flux submit --dependency=afternotok:$a true)
+ok "afternotok job runs after a failure" flux job wait-event -t 30 "$c" start
+output_has "afterok job is canceled when its dependency fails" 'exception type="dependency"' \
+    bash -c "flux job wait-event -t 30 $b clean >/dev/null; flux job eventlog $b"
+d=$(flux submit --dependency=afterany:$a true)
+ok "afterany job runs" flux job wait-event -t 30 "$d" start
+exit_code 1 "a dependency on an unknown job fails the job" flux run --dependency=afterok:f1 true
+
+# unsatisfiable and bad input
+output_has "unsatisfiable: more cores than the instance" 'unsatisfiable request' flux run -n 9 true
+exit_code 1 "unsatisfiable: submit fails" flux submit -N 2 true
+exit_code 1 "-n 0 is refused" flux run -n 0 true
+exit_code 1 "unknown option is refused" flux run --no-such-option true
+exit_code 1 "bad time limit is refused" flux run -t 5x true
+echo '{"version": 1, "resources": []}' >bad.json
+output_has "malformed jobspec is refused with the reason" 'jobspec' flux job submit bad.json
+cat >good.yaml <<'EOT'
+version: 1
+resources:
+  - type: slot
+    count: 1
+    label: task
+    with:
+      - type: core
+        count: 1
+tasks:
+  - command: ["echo", "from-yaml"]
+    slot: task
+    count:
+      per_slot: 1
+attributes:
+  system:
+    duration: 0
+EOT
+id=$(flux job submit good.yaml)
+output_is "flux job submit takes YAML" "from-yaml" flux job attach "$id"
+
+# bulk submission and the queue
+output_is "submit --cc prints one id per copy" "3" bash -c 'flux submit --cc=1-3 true | wc -l'
+output_is "bulksubmit substitutes inputs" "a b c" \
+    bash -c 'for id in $(flux bulksubmit echo {} ::: a b c); do flux job attach $id; done | sort | xargs'
+ok "queue drain returns once all jobs are done" flux queue drain -t 60
+ok "queue stop" flux queue stop
+output_is "queue status shows stopped" "$(printf 'Job submission is enabled\nScheduling is stopped')" flux queue status
+id=$(flux submit true)
+ok "a job submitted while stopped stays pending" bash -c "! flux job wait-event -t 0.5 $id alloc"
+ok "queue start" flux queue start
+ok "it runs once started" flux job wait-event -t 30 "$id" clean
+ok "queue idle" flux queue idle -t 30
+
+done_testing
