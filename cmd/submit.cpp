@@ -44,7 +44,7 @@ std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& pay
 {
     std::vector<Submitted> results(payloads.size());
     std::size_t next = 0, done = 0;
-    const std::size_t window = 128;
+    const std::size_t window = 1024;
     double t0 = monotime(), last_draw = 0;
     auto draw = [&](bool final) {
         if (!progress)
