@@ -128,6 +128,11 @@ output_is "flux job submit takes YAML" "from-yaml" flux job attach "$id"
 output_is "submit --cc prints one id per copy" "3" bash -c 'flux submit --cc=1-3 true | wc -l'
 output_is "bulksubmit substitutes inputs" "a b c" \
     bash -c 'for id in $(flux bulksubmit echo {} ::: a b c); do flux job attach $id; done | sort | xargs'
+# Regression: a client with hundreds of requests in flight used to hang
+# once the broker's answers backed up (the client fd fell out of epoll).
+output_is "500 held submissions in flight at once all get ids" "500" \
+    bash -c 'timeout 60 flux submit --cc=1-500 --urgency=0 true | wc -l'
+output_has "cancel --all cancels them" 'Canceled 500 jobs' flux cancel --all
 ok "queue drain returns once all jobs are done" flux queue drain -t 60
 ok "queue stop" flux queue stop
 output_is "queue status shows stopped" "$(printf 'Job submission is enabled\nScheduling is stopped')" flux queue status
