@@ -62,11 +62,11 @@ public:
 
 private:
     struct Piece {
-        std::string literal;  // text before the field (sentinel removed)
+        std::string literal;   // text before the field (sentinel removed)
         std::string sentinel;  // "", "?:", "+:" or "?+:"
-        std::string field;    // empty for trailing text
-        std::string conv;     // "", "d", "D", "F", "H", "P"
-        std::string spec;     // as written after ':' (for !d: STRFTIME::SPEC)
+        std::string field;     // empty for trailing text
+        std::string conv;      // "", "d", "D", "F", "H", "P"
+        std::string spec;      // as written after ':' (for !d: STRFTIME::SPEC)
         std::string heading;
     };
     std::string format_piece(const Piece& p, const FieldValue& v) const;

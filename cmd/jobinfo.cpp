@@ -399,7 +399,8 @@ std::string job_state_str(const JobInfo& j, bool abbrev)
 {
     if (!j.state)
         return "";
-    return std::string(job_state_name(static_cast<JobState>(*j.state), abbrev ? NameForm::short_upper : NameForm::upper));
+    return std::string(
+        job_state_name(static_cast<JobState>(*j.state), abbrev ? NameForm::short_upper : NameForm::upper));
 }
 
 std::string job_status(const JobInfo& j, bool abbrev)
@@ -506,10 +507,10 @@ FieldValue job_field(const JobInfo& j, const std::string& f, double now)
         if (j.root)
             return std::string(".");
         static const std::map<std::string, JobIdEncoding> enc = {
-            {"id", JobIdEncoding::f58},         {"id.f58", JobIdEncoding::f58},
-            {"id.dec", JobIdEncoding::dec},     {"id.hex", JobIdEncoding::hex},
+            {"id", JobIdEncoding::f58},           {"id.f58", JobIdEncoding::f58},
+            {"id.dec", JobIdEncoding::dec},       {"id.hex", JobIdEncoding::hex},
             {"id.dothex", JobIdEncoding::dothex}, {"id.kvs", JobIdEncoding::kvs},
-            {"id.words", JobIdEncoding::words}, {"id.f58plain", JobIdEncoding::f58plain},
+            {"id.words", JobIdEncoding::words},   {"id.f58plain", JobIdEncoding::f58plain},
         };
         auto it = enc.find(f);
         return it == enc.end() ? std::string() : encode_jobid(j.id, it->second);

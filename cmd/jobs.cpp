@@ -186,7 +186,7 @@ void add_filter(const std::string& f, std::uint32_t& states, std::uint32_t& resu
     for (char c : f)
         l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     static const std::map<std::string, std::uint32_t> st = {
-        {"depend", 2}, {"priority", 4},  {"sched", 8},     {"run", 16},      {"cleanup", 32},
+        {"depend", 2},    {"priority", 4}, {"sched", 8},    {"run", 16},    {"cleanup", 32},
         {"inactive", 64}, {"pending", 14}, {"running", 48}, {"active", 62},
     };
     static const std::map<std::string, std::uint32_t> rs = {
@@ -416,10 +416,10 @@ int jobs(int argc, char** argv)
                    "'help' to get a list of names)");
     app.add_option("--sort", o.sort, "Specify sort order")->type_name("KEY,...");
     app.add_flag("--json", o.json, "Output jobs in JSON instead of formatted output");
-    auto* color_opt = app.add_option("--color", o.color,
-                                     "Colorize output; WHEN can be 'never', 'always', or 'auto' (default)")
-                          ->expected(0, 1)
-                          ->type_name("WHEN");
+    auto* color_opt =
+        app.add_option("--color", o.color, "Colorize output; WHEN can be 'never', 'always', or 'auto' (default)")
+            ->expected(0, 1)
+            ->type_name("WHEN");
     app.add_flag("--stats", o.stats, "Print job statistics before header");
     app.add_flag("--stats-only", o.stats_only,
                  "Print job statistics only and exit. Exits with non-zero status if there are no active jobs.");
@@ -434,8 +434,9 @@ int jobs(int argc, char** argv)
     if (color_opt->count() > 0 && o.color.empty())
         o.color = "always";
     if (o.color != "never" && o.color != "always" && o.color != "auto") {
-        fmt::print(stderr, "flux-jobs: error: argument --color: invalid choice: '{}' (choose from 'never', "
-                           "'always', 'auto')\n",
+        fmt::print(stderr,
+                   "flux-jobs: error: argument --color: invalid choice: '{}' (choose from 'never', "
+                   "'always', 'auto')\n",
                    o.color);
         return 2;
     }
@@ -459,8 +460,8 @@ int jobs(int argc, char** argv)
     if (o.stats || o.stats_only) {
         h = open_or_die(CMD);
         Stats s = get_stats(*h, split_commas(o.queue));
-        fmt::print("{} running, {} completed, {} failed, {} pending, {} inactive purged\n", s.running(),
-                   s.successful, s.failed, s.pending(), s.inactive_purged);
+        fmt::print("{} running, {} completed, {} failed, {} pending, {} inactive purged\n", s.running(), s.successful,
+                   s.failed, s.pending(), s.inactive_purged);
         std::fflush(stdout);
         if (o.stats_only)
             return s.active() ? 0 : 1;

@@ -28,8 +28,7 @@ using ojson = nlohmann::ordered_json;
 namespace {
 
 const std::map<std::string, std::string> details_formats = {
-    {"default",
-     "{id.f58:>12} {username:<8.8} {status_abbrev:>2.2} {ntasks:>6h} {nnodes:>6h} {runtime!F:>8h}"},
+    {"default", "{id.f58:>12} {username:<8.8} {status_abbrev:>2.2} {ntasks:>6h} {nnodes:>6h} {runtime!F:>8h}"},
     {"resources",
      "{id.f58:>12} {instance.resources.all.nnodes:>5} {instance.resources.allocated.nnodes:>5} "
      "{instance.resources.all.ncores:>5} {instance.resources.allocated.ncores:>5} "
@@ -178,7 +177,7 @@ struct Ctx {
 std::uint32_t filter_states(const std::string& filters, std::uint32_t& results)
 {
     static const std::map<std::string, std::uint32_t> st = {
-        {"depend", 2}, {"priority", 4},  {"sched", 8},     {"run", 16},      {"cleanup", 32},
+        {"depend", 2},    {"priority", 4}, {"sched", 8},    {"run", 16},    {"cleanup", 32},
         {"inactive", 64}, {"pending", 14}, {"running", 48}, {"active", 62},
     };
     static const std::map<std::string, std::uint32_t> rs = {
@@ -208,8 +207,8 @@ std::vector<JobInfo> fetch(Handle& h, const std::string& filters, int count, con
     std::vector<JobInfo> out;
     if (!ids.empty()) {
         for (const auto& s : ids) {
-            auto r = h.rpc("job-list.list-id", ojson{{"id", parse_jobid(s).value_or(0)}, {"attrs", {"all"}}}.dump())
-                         .get();
+            auto r =
+                h.rpc("job-list.list-id", ojson{{"id", parse_jobid(s).value_or(0)}, {"attrs", {"all"}}}.dump()).get();
             if (!r) {
                 if (r.error().errnum == ENOENT)
                     fmt::print(stderr, "JobID {} unknown\n", s);

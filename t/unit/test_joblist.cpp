@@ -30,8 +30,7 @@ constexpr double T0 = 1'700'000'000.0;
 
 json jobspec(const std::string& cmd = "sleep", int ntasks = 1, int nnodes = 0, const std::string& queue = "")
 {
-    json slot = {{"type", "slot"}, {"count", ntasks}, {"label", "task"},
-                 {"with", {{{"type", "core"}, {"count", 1}}}}};
+    json slot = {{"type", "slot"}, {"count", ntasks}, {"label", "task"}, {"with", {{{"type", "core"}, {"count", 1}}}}};
     json resources = json::array({slot});
     if (nnodes > 0) {
         slot["count"] = ntasks / nnodes;
@@ -70,9 +69,9 @@ struct Driver {
 
     void submit(JobId id, double t, std::uint32_t uid = 100, const json& js = jobspec(), int urgency = 16)
     {
-        ASSERT_TRUE(idx.apply(id, ev(t, "submit", {{"userid", uid}, {"urgency", urgency}, {"flags", 0}, {"version", 1}}),
-                              &js)
-                        .has_value());
+        ASSERT_TRUE(
+            idx.apply(id, ev(t, "submit", {{"userid", uid}, {"urgency", urgency}, {"flags", 0}, {"version", 1}}), &js)
+                .has_value());
         ASSERT_TRUE(idx.apply(id, ev(t, "validate")).has_value());
     }
     void to_sched(JobId id, double t, std::int64_t priority = 16)
@@ -284,7 +283,7 @@ TEST(JobListState, ReplayedSubmitStartsOverAndInvalidateRemoves)
     d.to_sched(1, T0);
     d.run(1, T0);
     EXPECT_EQ(d.idx.stats().state_count[4], 1);  // run
-    d.submit(1, T0);  // the journal replayed from the start
+    d.submit(1, T0);                             // the journal replayed from the start
     EXPECT_EQ(d.idx.find(1)->state, JobState::DEPEND);
     EXPECT_EQ(d.idx.stats().state_count[4], 0);
     EXPECT_EQ(d.idx.stats().state_count[1], 1);
@@ -323,8 +322,10 @@ TEST(JobListState, MalformedEntriesAreErrorsNotCrashes)
     ASSERT_TRUE(d.idx.apply(3, ev(T0, "alloc"), nullptr, &badR).has_value());
     EXPECT_EQ(d.idx.find(3)->nnodes, -1);
     // the journal record form
-    EXPECT_TRUE(d.idx.apply(json{{"id", 4}, {"entry", ev(T0, "submit", {{"userid", 1}, {"urgency", 16}})},
-                                 {"jobspec", jobspec("hostname")}})
+    EXPECT_TRUE(d.idx
+                    .apply(json{{"id", 4},
+                                {"entry", ev(T0, "submit", {{"userid", 1}, {"urgency", 16}})},
+                                {"jobspec", jobspec("hostname")}})
                     .has_value());
     EXPECT_EQ(d.idx.find(4)->spec->name, "hostname");
 }
@@ -450,9 +451,10 @@ TEST(JobListStats, CountsAsFluxCore)
     d.finish(5, T0, 256);
 
     json s = json::parse(d.idx.stats_json());
-    EXPECT_EQ(s["job_states"],
-              (json{{"depend", 0}, {"priority", 0}, {"sched", 1}, {"run", 0}, {"cleanup", 0}, {"inactive", 4},
-                    {"total", 5}}));
+    EXPECT_EQ(
+        s["job_states"],
+        (json{
+            {"depend", 0}, {"priority", 0}, {"sched", 1}, {"run", 0}, {"cleanup", 0}, {"inactive", 4}, {"total", 5}}));
     EXPECT_EQ(s["successful"], 1);
     EXPECT_EQ(s["failed"], 1);
     EXPECT_EQ(s["canceled"], 1);
@@ -492,9 +494,9 @@ TEST(JobListEncode, AttributesFollowTheState)
     EXPECT_EQ(j["duration"], 0.0);
     EXPECT_EQ(j["t_submit"], T0);
     EXPECT_EQ(j["t_depend"], T0);
-    for (const char* absent : {"priority", "t_run", "t_cleanup", "t_inactive", "ranks", "nodelist", "success",
-                               "exception_occurred", "result", "expiration", "waitstatus", "annotations",
-                               "dependencies", "queue"})
+    for (const char* absent :
+         {"priority", "t_run", "t_cleanup", "t_inactive", "ranks", "nodelist", "success", "exception_occurred",
+          "result", "expiration", "waitstatus", "annotations", "dependencies", "queue"})
         EXPECT_FALSE(j.contains(absent)) << absent;
     d.to_sched(1, T0);
     d.run(1, T0 + 1, R("0-1", "0-1", "n[0-1]"));
@@ -720,7 +722,11 @@ TEST(FluxJobs, DefaultFormatRows)
               {"nnodes", 2},
               {"t_run", NOW - 65},
               {"nodelist", "node[0-1]"}}),
-        info({{"userid", 4242424}, {"state", 8}, {"name", "averyverylongname"}, {"ntasks", 1}, {"urgency", 0},
+        info({{"userid", 4242424},
+              {"state", 8},
+              {"name", "averyverylongname"},
+              {"ntasks", 1},
+              {"urgency", 0},
               {"priority", 0}}),
         info({{"userid", 4242424},
               {"state", 64},
@@ -839,10 +845,11 @@ TEST(FluxJobs, JsonLikeFluxCore)
                       {"success", true},
                       {"waitstatus", 0},
                       {"exception_occurred", false}});
-    EXPECT_EQ(flux::cmd::job_to_json(j, NOW),
-              R"({"t_depend": 10.5, "t_run": 11.0, "t_cleanup": 12.0, "t_inactive": 13.0, "duration": 0.0, "name": "true", )"
-              R"("ntasks": 1, "priority": 16, "success": true, "result": "COMPLETED", "waitstatus": 0, "id": 7, )"
-              R"("t_submit": 10.0, "state": "INACTIVE", "username": "4242424", "userid": 4242424, "urgency": 16, )"
-              R"("runtime": 1.0, "status": "COMPLETED", "returncode": 0, "dependencies": [], "annotations": {}, )"
-              R"("exception": {"occurred": false}})");
+    EXPECT_EQ(
+        flux::cmd::job_to_json(j, NOW),
+        R"({"t_depend": 10.5, "t_run": 11.0, "t_cleanup": 12.0, "t_inactive": 13.0, "duration": 0.0, "name": "true", )"
+        R"("ntasks": 1, "priority": 16, "success": true, "result": "COMPLETED", "waitstatus": 0, "id": 7, )"
+        R"("t_submit": 10.0, "state": "INACTIVE", "username": "4242424", "userid": 4242424, "urgency": 16, )"
+        R"("runtime": 1.0, "status": "COMPLETED", "returncode": 0, "dependencies": [], "annotations": {}, )"
+        R"("exception": {"occurred": false}})");
 }

@@ -198,97 +198,97 @@ Result<Node> parse_node(const json& c, int depth)
 bool match_node(const Node& n, const Job& job)
 {
     switch (n.op) {
-    case Op::all:
-        return true;
-    case Op::and_:
-        for (const auto& c : n.children)
-            if (!match_node(c, job))
+        case Op::all:
+            return true;
+        case Op::and_:
+            for (const auto& c : n.children)
+                if (!match_node(c, job))
+                    return false;
+            return true;
+        case Op::or_:
+            if (n.children.empty())
+                return true;  // RFC 31: an empty "or" is true
+            for (const auto& c : n.children)
+                if (match_node(c, job))
+                    return true;
+            return false;
+        case Op::not_:
+            for (const auto& c : n.children)
+                if (!match_node(c, job))
+                    return true;
+            return false;
+        case Op::userid:
+            for (auto id : n.ids)
+                if (id == userid_unknown || id == job.userid)
+                    return true;
+            return false;
+        case Op::name:
+        case Op::queue: {
+            if (!job.spec)
                 return false;
-        return true;
-    case Op::or_:
-        if (n.children.empty())
-            return true;  // RFC 31: an empty "or" is true
-        for (const auto& c : n.children)
-            if (match_node(c, job))
-                return true;
-        return false;
-    case Op::not_:
-        for (const auto& c : n.children)
-            if (!match_node(c, job))
-                return true;
-        return false;
-    case Op::userid:
-        for (auto id : n.ids)
-            if (id == userid_unknown || id == job.userid)
-                return true;
-        return false;
-    case Op::name:
-    case Op::queue: {
-        if (!job.spec)
+            const std::string& v = n.op == Op::name ? job.spec->name : job.spec->queue;
+            if (v.empty())
+                return false;
+            for (const auto& s : n.strings)
+                if (s == v)
+                    return true;
             return false;
-        const std::string& v = n.op == Op::name ? job.spec->name : job.spec->queue;
-        if (v.empty())
+        }
+        case Op::states:
+            return (n.mask & static_cast<std::uint32_t>(job.state)) != 0;
+        case Op::results:
+            return job.state == JobState::INACTIVE && (n.mask & static_cast<std::uint32_t>(job.result)) != 0;
+        case Op::hostlist: {
+            if (job.nodelist.empty())
+                return false;
+            auto hl = Hostlist::parse(job.nodelist);
+            if (!hl)
+                return false;
+            for (const auto& host : n.hosts)
+                if (hl->contains(host))
+                    return true;
             return false;
-        for (const auto& s : n.strings)
-            if (s == v)
-                return true;
-        return false;
-    }
-    case Op::states:
-        return (n.mask & static_cast<std::uint32_t>(job.state)) != 0;
-    case Op::results:
-        return job.state == JobState::INACTIVE && (n.mask & static_cast<std::uint32_t>(job.result)) != 0;
-    case Op::hostlist: {
-        if (job.nodelist.empty())
-            return false;
-        auto hl = Hostlist::parse(job.nodelist);
-        if (!hl)
-            return false;
-        for (const auto& host : n.hosts)
-            if (hl->contains(host))
-                return true;
-        return false;
-    }
-    case Op::ranks: {
-        if (job.ranks.empty())
-            return false;
-        auto ids = IdSet::parse(job.ranks);
-        if (!ids)
-            return false;
-        *ids &= n.ranks;
-        return !ids->empty();
-    }
-    case Op::timestamp: {
-        double t;
-        if (n.tname == "t_submit")
-            t = job.t_submit;
-        else if (n.tname == "t_depend") {
-            if (job.submit_version < 1)
+        }
+        case Op::ranks: {
+            if (job.ranks.empty())
+                return false;
+            auto ids = IdSet::parse(job.ranks);
+            if (!ids)
+                return false;
+            *ids &= n.ranks;
+            return !ids->empty();
+        }
+        case Op::timestamp: {
+            double t;
+            if (n.tname == "t_submit")
                 t = job.t_submit;
-            else if (job.has(JobState::DEPEND))
-                t = job.t_depend;
+            else if (n.tname == "t_depend") {
+                if (job.submit_version < 1)
+                    t = job.t_submit;
+                else if (job.has(JobState::DEPEND))
+                    t = job.t_depend;
+                else
+                    return false;
+            } else if (n.tname == "t_run" && job.has(JobState::RUN))
+                t = job.t_run;
+            else if (n.tname == "t_cleanup" && job.has(JobState::CLEANUP))
+                t = job.t_cleanup;
+            else if (n.tname == "t_inactive" && job.has(JobState::INACTIVE))
+                t = job.t_inactive;
             else
                 return false;
-        } else if (n.tname == "t_run" && job.has(JobState::RUN))
-            t = job.t_run;
-        else if (n.tname == "t_cleanup" && job.has(JobState::CLEANUP))
-            t = job.t_cleanup;
-        else if (n.tname == "t_inactive" && job.has(JobState::INACTIVE))
-            t = job.t_inactive;
-        else
+            switch (n.cmp) {
+                case Cmp::ge:
+                    return t >= n.t;
+                case Cmp::le:
+                    return t <= n.t;
+                case Cmp::gt:
+                    return t > n.t;
+                case Cmp::lt:
+                    return t < n.t;
+            }
             return false;
-        switch (n.cmp) {
-        case Cmp::ge:
-            return t >= n.t;
-        case Cmp::le:
-            return t <= n.t;
-        case Cmp::gt:
-            return t > n.t;
-        case Cmp::lt:
-            return t < n.t;
         }
-        return false;
-    }
     }
     return false;
 }
@@ -296,30 +296,30 @@ bool match_node(const Node& n, const Job& job)
 std::uint32_t states_of(const Node& n)
 {
     switch (n.op) {
-    case Op::and_: {
-        std::uint32_t m = all_states;
-        for (const auto& c : n.children)
-            m &= states_of(c);
-        return m;
-    }
-    case Op::or_: {
-        if (n.children.empty())
-            return all_states;
-        std::uint32_t m = 0;
-        for (const auto& c : n.children)
-            m |= states_of(c);
-        return m;
-    }
-    case Op::states:
-        return n.mask;
-    case Op::results:
-        return static_cast<std::uint32_t>(JobState::INACTIVE);
-    case Op::timestamp:
-        if (n.tname == "t_inactive")
+        case Op::and_: {
+            std::uint32_t m = all_states;
+            for (const auto& c : n.children)
+                m &= states_of(c);
+            return m;
+        }
+        case Op::or_: {
+            if (n.children.empty())
+                return all_states;
+            std::uint32_t m = 0;
+            for (const auto& c : n.children)
+                m |= states_of(c);
+            return m;
+        }
+        case Op::states:
+            return n.mask;
+        case Op::results:
             return static_cast<std::uint32_t>(JobState::INACTIVE);
-        return all_states;
-    default:
-        return all_states;
+        case Op::timestamp:
+            if (n.tname == "t_inactive")
+                return static_cast<std::uint32_t>(JobState::INACTIVE);
+            return all_states;
+        default:
+            return all_states;
     }
 }
 

@@ -427,9 +427,10 @@ std::string JobIndex::stats_json() const
             o += fmt::format("{}\"{}\":{}", i > 1 ? "," : "", names[i], s.state_count[i]);
             total += s.state_count[i];
         }
-        o += fmt::format(",\"total\":{}}},\"successful\":{},\"failed\":{},\"canceled\":{},\"timeout\":{},"
-                         "\"inactive_purged\":{}",
-                         total, s.successful, s.failed, s.canceled, s.timeout, s.inactive_purged);
+        o += fmt::format(
+            ",\"total\":{}}},\"successful\":{},\"failed\":{},\"canceled\":{},\"timeout\":{},"
+            "\"inactive_purged\":{}",
+            total, s.successful, s.failed, s.canceled, s.timeout, s.inactive_purged);
         if (name)
             o += fmt::format(",\"name\":{}", json(*name).dump(-1, ' ', false, json::error_handler_t::replace));
         return o;

@@ -71,10 +71,7 @@ private:
     struct PendingKey {
         std::int64_t priority;
         JobId id;
-        bool operator<(const PendingKey& o) const
-        {
-            return priority != o.priority ? priority > o.priority : id < o.id;
-        }
+        bool operator<(const PendingKey& o) const { return priority != o.priority ? priority > o.priority : id < o.id; }
     };
     struct TimeKey {
         double t;

@@ -18,7 +18,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr int LOG_ERR = 3, LOG_WARNING = 4, LOG_INFO = 6, LOG_DEBUG = 7;
-constexpr double journal_retry = 1.0;  // seconds between journal attempts
+constexpr double journal_retry = 1.0;    // seconds between journal attempts
 constexpr double unknown_id_wait = 3.0;  // list-id: how long a valid but unseen id may wait
 
 constexpr std::uint32_t state_active = 2 | 4 | 8 | 16 | 32;

@@ -150,11 +150,36 @@ void Job::set_R(const RInfo& r)
 const std::vector<std::string_view>& job_attrs()
 {
     static const std::vector<std::string_view> attrs = {
-        "userid",  "urgency",   "priority",  "t_submit", "t_depend",   "t_run",
-        "t_cleanup", "t_inactive", "state",  "name",     "cwd",        "queue",
-        "project", "bank",      "ntasks",    "ncores",   "duration",   "nnodes",
-        "ranks",   "nodelist",  "success",   "exception_occurred", "exception_type", "exception_severity",
-        "exception_note", "result", "expiration", "annotations", "waitstatus", "dependencies",
+        "userid",
+        "urgency",
+        "priority",
+        "t_submit",
+        "t_depend",
+        "t_run",
+        "t_cleanup",
+        "t_inactive",
+        "state",
+        "name",
+        "cwd",
+        "queue",
+        "project",
+        "bank",
+        "ntasks",
+        "ncores",
+        "duration",
+        "nnodes",
+        "ranks",
+        "nodelist",
+        "success",
+        "exception_occurred",
+        "exception_type",
+        "exception_severity",
+        "exception_note",
+        "result",
+        "expiration",
+        "annotations",
+        "waitstatus",
+        "dependencies",
     };
     return attrs;
 }
@@ -181,9 +206,7 @@ namespace {
 // unknown attribute name.
 bool encode_attr(const Job& job, std::string_view attr, std::string& out)
 {
-    auto put = [&](std::string value) {
-        out += fmt::format(",\"{}\":{}", attr, value);
-    };
+    auto put = [&](std::string value) { out += fmt::format(",\"{}\":{}", attr, value); };
     auto put_str = [&](const std::string& s) { put(json_string(s)); };
     bool inactive = job.has(JobState::INACTIVE);
     if (attr == "userid") {

@@ -26,10 +26,10 @@ inline constexpr std::uint32_t userid_unknown = 0xFFFFFFFFu;
 struct SpecInfo {
     std::string name;  ///< attributes.system.job.name, else basename of command[0]
     std::string cwd, queue, project, bank;
-    double duration = -1;     ///< seconds (0: unlimited); < 0 when the jobspec is invalid
-    std::int32_t ntasks = -1;  ///< < 0: unknown until R is known (per-resource) or invalid
-    std::int32_t ncores = -1;  ///< < 0: unknown until R is known (exclusive nodes)
-    std::int32_t nnodes = -1;  ///< < 0: no node count requested
+    double duration = -1;              ///< seconds (0: unlimited); < 0 when the jobspec is invalid
+    std::int32_t ntasks = -1;          ///< < 0: unknown until R is known (per-resource) or invalid
+    std::int32_t ncores = -1;          ///< < 0: unknown until R is known (exclusive nodes)
+    std::int32_t nnodes = -1;          ///< < 0: no node count requested
     std::uint32_t tasks_per_node = 0;  ///< per-resource "node": ntasks = nnodes(R) * this
     std::uint32_t tasks_per_core = 0;  ///< per-resource "core" with nodes: ntasks = ncores(R) * this
 };
@@ -72,14 +72,14 @@ struct Job {
     bool exception_occurred = false;
     JobResult result = JobResult::FAILED;
     std::int32_t exception_severity = -1;
-    std::int32_t wait_status = -1;  ///< < 0: none
+    std::int32_t wait_status = -1;                       ///< < 0: none
     std::int32_t ntasks = -1, ncores = -1, nnodes = -1;  ///< < 0: unknown
     double t_submit = 0, t_depend = 0, t_run = 0, t_cleanup = 0, t_inactive = 0;
-    double expiration = -1;  ///< < 0: unknown
+    double expiration = -1;                ///< < 0: unknown
     std::shared_ptr<const SpecInfo> spec;  ///< null until the submit event carried a jobspec
     std::string ranks, nodelist;
     std::string exception_type, exception_note;
-    std::string annotations;  ///< compact JSON object, "" when none
+    std::string annotations;             ///< compact JSON object, "" when none
     std::unique_ptr<Dependencies> deps;  ///< null until a dependency-add
 
     bool has(JobState s) const { return (states_mask & static_cast<std::uint8_t>(s)) != 0; }
