@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
 #include <flux/jobid.hpp>
+#include <flux/jobutil.hpp>
 
 #include "common.hpp"
 
@@ -22,12 +24,10 @@ using json = nlohmann::json;
 int waitstatus_to_exitcode(int status, std::string& msg)
 {
     msg.clear();
-    if (WIFSIGNALED(status)) {
+    int code = job::exit_code(status);
+    if (WIFSIGNALED(status))
         msg = fmt::format("task(s) {}", strsignal(WTERMSIG(status)));
-        return 128 + WTERMSIG(status);
-    }
-    int code = WEXITSTATUS(status);
-    if (code > 128 && code < 128 + NSIG)
+    else if (code > 128 && code < 128 + NSIG)
         msg = fmt::format("task(s) {}", strsignal(code - 128));
     else if (code != 0)
         msg = fmt::format("task(s) exited with exit code {}", code);
@@ -35,38 +35,6 @@ int waitstatus_to_exitcode(int status, std::string& msg)
 }
 
 namespace {
-
-std::string base64_decode(const std::string& in)
-{
-    auto val = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z')
-            return c - 'A';
-        if (c >= 'a' && c <= 'z')
-            return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-            return c - '0' + 52;
-        if (c == '+')
-            return 62;
-        if (c == '/')
-            return 63;
-        return -1;
-    };
-    std::string out;
-    int bits = 0;
-    unsigned acc = 0;
-    for (char c : in) {
-        int v = val(c);
-        if (v < 0)
-            continue;
-        acc = (acc << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    return out;
-}
 
 void write_all(int fd, std::string_view s)
 {
@@ -145,7 +113,7 @@ void Attach::on_output(const json& e)
         return;
     std::string data = ctx.at("data").get<std::string>();
     if (ctx.value("encoding", "") == "base64")
-        data = base64_decode(data);
+        data = job::base64_decode(data);
     bool err = ctx.value("stream", "stdout") == "stderr";
     int fd = err ? 2 : 1;
     if (!o_.label) {
@@ -210,9 +178,7 @@ int Attach::run()
     WatcherPtr sigw;
     if (!o_.read_only) {
         sigw = h_.reactor().signal(SIGINT, [this](int) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            double now = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+            double now = monotonic_time();
             if (sigint_count_ > 0 && now - last_sigint_ < 2.0) {
                 (void)h_
                     .rpc("job-manager.raise",

@@ -12,8 +12,6 @@
 
 namespace flux::cmd {
 
-namespace {
-
 // --- UTF-8: Python counts code points ---
 
 size_t cp_count(const std::string& s)
@@ -37,6 +35,8 @@ size_t cp_offset(const std::string& s, size_t n)
     }
     return i;
 }
+
+namespace {
 
 // A Python format spec taken apart (flux.util.OutputFormat.FormatSpec).
 struct Spec {

@@ -82,4 +82,9 @@ std::string fsd(double seconds);
 /// Python's str(timedelta(seconds=round(s))), e.g. "0:01:05", "1 day, 2:00:00".
 std::string hms(double seconds);
 
+/// Width as Python counts it: UTF-8 code points.
+size_t cp_count(const std::string& s);
+/// Byte offset of code point `n` of `s` (s.size() if it has fewer).
+size_t cp_offset(const std::string& s, size_t n);
+
 }  // namespace flux::cmd

@@ -741,4 +741,30 @@ std::string job_to_json(const JobInfo& j, double now)
     return py_json(d);
 }
 
+std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,
+                                      const nlohmann::ordered_json& attrs)
+{
+    std::vector<std::pair<std::string, Future>> rpcs;
+    for (const auto& s : ids) {
+        nlohmann::ordered_json req{{"id", parse_jobid(s).value_or(0)}, {"attrs", attrs}};
+        rpcs.emplace_back(s, h.rpc("job-list.list-id", req.dump()));
+    }
+    std::vector<JobInfo> out;
+    for (auto& [orig, f] : rpcs) {
+        auto r = f.get();
+        if (!r) {
+            if (r.error().errnum == ENOENT)
+                fmt::print(stderr, "JobID {} unknown\n", orig);
+            else
+                fmt::print(stderr, "rpc: {}\n", strerror(r.error().errnum));
+            continue;
+        }
+        auto resp = nlohmann::ordered_json::parse(r->payload, nullptr, false);
+        if (resp.is_object() && resp.contains("job"))
+            if (auto info = JobInfo::from_json(resp["job"]))
+                out.push_back(std::move(*info));
+    }
+    return out;
+}
+
 }  // namespace flux::cmd

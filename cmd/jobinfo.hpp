@@ -17,6 +17,8 @@
 
 #include "format.hpp"
 
+#include <flux/handle.hpp>
+
 namespace flux::cmd {
 
 struct JobInfo {
@@ -66,5 +68,10 @@ std::string username_of(std::uint32_t uid);
 std::string job_to_json(const JobInfo& job, double now);
 /// Python's json.dumps() of a JSON value (", " and ": " separators, ASCII).
 std::string py_json(const nlohmann::ordered_json& j);
+
+/// job-list.list-id for each id (any encoding), sent together; unknown or
+/// failed ids are reported on stderr as flux-core does and left out.
+std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,
+                                      const nlohmann::ordered_json& attrs);
 
 }  // namespace flux::cmd

@@ -15,6 +15,7 @@
 
 #include <flux/hostlist.hpp>
 #include <flux/idset.hpp>
+#include <flux/clock.hpp>
 #include <flux/jobid.hpp>
 #include <flux/jobspec.hpp>
 
@@ -63,13 +64,6 @@ const NamedFormat builtin_formats[] = {
 void py_warning(const std::string& msg)
 {
     fmt::print(stderr, "flux-jobs: WARNING: {}\n", msg);
-}
-
-double wall_now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // UtilConfig.get_format_string() for the built-in formats.
@@ -242,7 +236,7 @@ Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields
         if (!s)
             py_error(s.error().message());
         since = *s;
-        if (since > wall_now())
+        if (since > wall_time())
             py_error(fmt::format("--since={} appears to be in the future", o.since));
     }
     if (o.a) {
@@ -269,27 +263,7 @@ Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields
 
     Fetched out;
     if (!o.jobids.empty()) {
-        // One list-id per id, sent together, errors reported in order.
-        std::vector<std::pair<std::string, Future>> rpcs;
-        for (const auto& s : o.jobids) {
-            auto id = parse_jobid(s);
-            ojson req{{"id", id.value_or(0)}, {"attrs", attr_list}};
-            rpcs.emplace_back(s, h.rpc("job-list.list-id", req.dump()));
-        }
-        for (auto& [orig, f] : rpcs) {
-            auto r = f.get();
-            if (!r) {
-                if (r.error().errnum == ENOENT)
-                    fmt::print(stderr, "JobID {} unknown\n", orig);
-                else
-                    fmt::print(stderr, "rpc: {}\n", strerror(r.error().errnum));
-                continue;
-            }
-            ojson resp = ojson::parse(r->payload, nullptr, false);
-            if (resp.is_object() && resp.contains("job"))
-                if (auto info = JobInfo::from_json(resp["job"]))
-                    out.jobs.push_back(std::move(*info));
-        }
+        out.jobs = fetch_jobs_by_id(h, o.jobids, attr_list);
         return out;
     }
 
@@ -474,7 +448,7 @@ int jobs(int argc, char** argv)
     for (const auto& [k, rev] : formatter->sort_keys())
         fields.push_back(k);
 
-    double now = wall_now();
+    double now = wall_time();
     Fetched got;
     if (o.from_stdin) {
         // Testing aid, as flux-core's: one job-list job object per line.

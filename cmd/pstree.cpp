@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
 #include <flux/jobid.hpp>
 
 #include "commands.hpp"
@@ -43,34 +44,6 @@ const std::map<std::string, std::string> details_formats = {
 {
     fmt::print(stderr, "flux-pstree: ERROR: {}\n", msg);
     std::exit(1);
-}
-
-double wall_now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-size_t cp_count(const std::string& s)
-{
-    size_t n = 0;
-    for (unsigned char c : s)
-        if ((c & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
-std::string cp_prefix(const std::string& s, size_t n)
-{
-    size_t i = 0;
-    while (i < s.size() && n > 0) {
-        i++;
-        while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80)
-            i++;
-        n--;
-    }
-    return s.substr(0, i);
 }
 
 struct Connectors {
@@ -112,7 +85,7 @@ struct Tree {
             pre += pstack[i];
         std::string line = prefix + pre + connector + l;
         if (limit && cp_count(line) > limit)
-            line = cp_prefix(line, limit - 1) + "+";
+            line = line.substr(0, cp_offset(line, limit - 1)) + "+";
         fmt::print("{}\n", line);
         for (size_t i = 0; i < children.size(); i++) {
             bool last = i + 1 == children.size();
@@ -205,24 +178,8 @@ std::uint32_t filter_states(const std::string& filters, std::uint32_t& results)
 std::vector<JobInfo> fetch(Handle& h, const std::string& filters, int count, const std::vector<std::string>& ids)
 {
     std::vector<JobInfo> out;
-    if (!ids.empty()) {
-        for (const auto& s : ids) {
-            auto r =
-                h.rpc("job-list.list-id", ojson{{"id", parse_jobid(s).value_or(0)}, {"attrs", {"all"}}}.dump()).get();
-            if (!r) {
-                if (r.error().errnum == ENOENT)
-                    fmt::print(stderr, "JobID {} unknown\n", s);
-                else
-                    fmt::print(stderr, "rpc: {}\n", strerror(r.error().errnum));
-                continue;
-            }
-            ojson resp = ojson::parse(r->payload, nullptr, false);
-            if (resp.is_object() && resp.contains("job"))
-                if (auto j = JobInfo::from_json(resp["job"]))
-                    out.push_back(std::move(*j));
-        }
-        return out;
-    }
+    if (!ids.empty())
+        return fetch_jobs_by_id(h, ids, ojson::array({"all"}));
     std::uint32_t results = 0;
     std::uint32_t states = filter_states(filters, results);
     ojson all = ojson::array({{{"userid", {getuid()}}}});
@@ -410,7 +367,7 @@ int pstree(int argc, char** argv)
     ctx.count = count;
     ctx.max_level = level;
     ctx.combine = !no_combine;
-    ctx.now = wall_now();
+    ctx.now = wall_time();
 
     bool skip_root = ctx.fmts.prefix != nullptr || !ids.empty();
     if (skip_opt->count() > 0)

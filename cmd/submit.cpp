@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
 #include <flux/idset.hpp>
 #include <flux/jobid.hpp>
 
@@ -26,13 +27,6 @@ using json = nlohmann::json;
 
 namespace {
 
-double monotime()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 struct Submitted {
     bool ok = false;
     JobId id = 0;
@@ -45,11 +39,11 @@ std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& pay
     std::vector<Submitted> results(payloads.size());
     std::size_t next = 0, done = 0;
     const std::size_t window = 1024;
-    double t0 = monotime(), last_draw = 0;
+    double t0 = monotonic_time(), last_draw = 0;
     auto draw = [&](bool final) {
         if (!progress)
             return;
-        double now = monotime();
+        double now = monotonic_time();
         if (!final && now - last_draw < 0.1)
             return;
         last_draw = now;
@@ -294,7 +288,7 @@ int bulksubmit(int argc, char** argv)
     app.prefix_command();
     parse_or_exit(app, argc, argv, "bulksubmit");
     words = app.remaining();
-    if (!words.empty() && words[0].starts_with("-") && words[0] != ":::" )
+    if (!words.empty() && words[0].starts_with("-") && words[0] != ":::")
         die("bulksubmit", fmt::format("unrecognized option '{}'", words[0]));
     dry_run = o.dry_run;
     // Split COMMAND ::: a b ::: c d  (:::: FILE reads inputs from a file).

@@ -52,9 +52,6 @@ private:
             if (n < 0 && errno == EAGAIN) {
                 if (!want_out_) {
                     want_out_ = true;
-                    // Drop the old watcher first: epoll refuses a second ADD of
-                    // the fd, and the old one's DEL would then unwatch it.
-                    w_.reset();
                     w_ = server_.broker_.reactor().fd(fd_, EPOLLIN | EPOLLOUT, [this](uint32_t ev) { on_event(ev); });
                 }
                 return;
@@ -68,7 +65,6 @@ private:
         out_pos_ = 0;
         if (want_out_) {
             want_out_ = false;
-            w_.reset();  // see above
             w_ = server_.broker_.reactor().fd(fd_, EPOLLIN, [this](uint32_t ev) { on_event(ev); });
         }
     }

@@ -24,9 +24,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
 #include <flux/handle.hpp>
 #include <flux/jobid.hpp>
 #include <flux/jobspec.hpp>
+#include <flux/jobutil.hpp>
 #include <flux/pmi.hpp>
 #include <flux/rlist.hpp>
 
@@ -39,51 +41,6 @@ namespace flux::shell {
 using json = nlohmann::json;
 
 namespace {
-
-double now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-bool valid_utf8(std::string_view s)
-{
-    std::size_t i = 0, n = s.size();
-    while (i < n) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n)
-            return false;
-        for (std::size_t k = 1; k < len; k++)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
-std::string base64(std::string_view in)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                     static_cast<unsigned char>(in[i + 2]);
-        out += {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
-    }
-    if (i < in.size()) {
-        unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size())
-            v |= static_cast<unsigned char>(in[i + 1]) << 8;
-        out += tbl[(v >> 18) & 63];
-        out += tbl[(v >> 12) & 63];
-        out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
 
 // Expand {{id}} (and {{jobid}}, {{name}}) in an output file template.
 std::string expand(std::string tmpl, const std::string& id, const std::string& name)
@@ -157,7 +114,7 @@ private:
 
 void Shell::emit(const std::string& name, json ctx)
 {
-    pending_.push_back(json{{"timestamp", now()}, {"name", name}, {"context", std::move(ctx)}});
+    pending_.push_back(json{{"timestamp", wall_time()}, {"name", name}, {"context", std::move(ctx)}});
 }
 
 // Shell diagnostics go to the job's stderr, as flux-core's shell log does.
@@ -480,10 +437,10 @@ void Shell::on_output(Task& t, bool is_stderr)
         return;
     }
     json ctx{{"stream", stream}, {"rank", std::to_string(t.rank)}};
-    if (valid_utf8(data)) {
+    if (job::valid_utf8(data)) {
         ctx["data"] = std::string(data);
     } else {
-        ctx["data"] = base64(data);
+        ctx["data"] = job::base64_encode(data);
         ctx["encoding"] = "base64";
     }
     emit("data", std::move(ctx));
@@ -545,10 +502,8 @@ void Shell::check_done()
     if (inflight_ > 0)
         return;
     done_ = true;
-    for (const auto& t : tasks_) {
-        int code = WIFSIGNALED(t.status) ? 128 + WTERMSIG(t.status) : WEXITSTATUS(t.status);
-        exit_code_ = std::max(exit_code_, code);
-    }
+    for (const auto& t : tasks_)
+        exit_code_ = std::max(exit_code_, job::exit_code(t.status));
     h_.reactor().stop();
 }
 

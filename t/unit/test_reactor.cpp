@@ -48,7 +48,10 @@ bool run_until(Reactor& r, const std::function<bool()>& done, double timeout = 1
 // Reactor with a clock the test moves by hand.
 class ClockTest : public ::testing::Test {
 protected:
-    void SetUp() override { r_.set_clock([this] { return t_; }); }
+    void SetUp() override
+    {
+        r_.set_clock([this] { return t_; });
+    }
     void advance_to(double t)
     {
         t_ = t;
@@ -222,6 +225,30 @@ TEST(Reactor, FdWatcher)
     w->start();
     ASSERT_TRUE(run_until(r, [&] { return got.size() == 3; }));
     EXPECT_EQ(got, "abc");
+}
+
+// Changing a watcher's events by creating the new watcher before the old
+// one is destroyed must leave the fd watched (the local server does this
+// when its output backs up; it once hung clients).
+TEST(Reactor, ReplacingAnFdWatcherKeepsTheFdWatched)
+{
+    Reactor r;
+    Pipe p;
+    int old_calls = 0, new_calls = 0;
+    WatcherPtr w = r.fd(p.rd(), EPOLLIN, [&](uint32_t) { old_calls++; });
+    w = r.fd(p.rd(), EPOLLIN, [&](uint32_t) {
+        new_calls++;
+        char c;
+        (void)!read(p.rd(), &c, 1);
+    });
+    p.put();
+    EXPECT_TRUE(run_until(
+        r, [&] { return new_calls == 1; }, 5));
+    EXPECT_EQ(old_calls, 0);
+    w.reset();  // the current owner does unwatch it
+    p.put();
+    r.run_once(true);
+    EXPECT_EQ(new_calls, 1);
 }
 
 TEST(Reactor, WatcherDestroysItselfInCallback)

@@ -22,6 +22,21 @@ namespace flux {
 
 namespace {
 
+// Which watcher's registration of an fd is current, per epoll set. A new
+// watcher on an fd takes the registration over (a watcher is often
+// replaced by one with another event mask before the old one is gone),
+// and only the current owner removes it from epoll.
+std::unordered_map<std::uint64_t, std::uint64_t>& fd_owners()
+{
+    thread_local std::unordered_map<std::uint64_t, std::uint64_t> owners;
+    return owners;
+}
+
+std::uint64_t fd_key(int epfd, int fd)
+{
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(epfd)) << 32) | static_cast<std::uint32_t>(fd);
+}
+
 // Callbacks are shared so that dispatch can hold one alive while the
 // callback destroys its own watcher.
 template <class F>
@@ -94,14 +109,20 @@ public:
         struct epoll_event ev = {};
         ev.events = events_;
         ev.data.u64 = id_;
-        epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_, &ev);
+        if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_, &ev) < 0 && errno == EEXIST)
+            epoll_ctl(epfd_, EPOLL_CTL_MOD, fd_, &ev);
+        fd_owners()[fd_key(epfd_, fd_)] = id_;
         Watcher::start();
     }
     void stop() override
     {
         if (!active_)
             return;
-        epoll_ctl(epfd_, EPOLL_CTL_DEL, fd_, nullptr);
+        auto& owners = fd_owners();
+        if (auto it = owners.find(fd_key(epfd_, fd_)); it != owners.end() && it->second == id_) {
+            epoll_ctl(epfd_, EPOLL_CTL_DEL, fd_, nullptr);
+            owners.erase(it);
+        }
         Watcher::stop();
     }
     int fd_;
@@ -209,25 +230,34 @@ void Watcher::start()
     auto& im = *reactor_.impl_;
     im.nactive++;
     switch (kind_) {
-    case k_zmq: im.zmqs.push_back(id_); break;
-    case k_prepare: im.prepares.push_back(id_); break;
-    case k_check: im.checks.push_back(id_); break;
-    case k_idle: im.idles.push_back(id_); break;
-    case k_signal: {
-        auto* sw = static_cast<SignalWatcher*>(this);
-        auto& v = im.sigwatch[sw->signum_];
-        v.push_back(id_);
-        if (v.size() == 1) {
-            sigaddset(&im.sigmask, sw->signum_);
-            sigset_t one;
-            sigemptyset(&one);
-            sigaddset(&one, sw->signum_);
-            pthread_sigmask(SIG_BLOCK, &one, nullptr);
-            im.update_sigfd();
+        case k_zmq:
+            im.zmqs.push_back(id_);
+            break;
+        case k_prepare:
+            im.prepares.push_back(id_);
+            break;
+        case k_check:
+            im.checks.push_back(id_);
+            break;
+        case k_idle:
+            im.idles.push_back(id_);
+            break;
+        case k_signal: {
+            auto* sw = static_cast<SignalWatcher*>(this);
+            auto& v = im.sigwatch[sw->signum_];
+            v.push_back(id_);
+            if (v.size() == 1) {
+                sigaddset(&im.sigmask, sw->signum_);
+                sigset_t one;
+                sigemptyset(&one);
+                sigaddset(&one, sw->signum_);
+                pthread_sigmask(SIG_BLOCK, &one, nullptr);
+                im.update_sigfd();
+            }
+            break;
         }
-        break;
-    }
-    default: break;
+        default:
+            break;
     }
 }
 
@@ -239,21 +269,30 @@ void Watcher::stop()
     auto& im = *reactor_.impl_;
     im.nactive--;
     switch (kind_) {
-    case k_zmq: im.remove_id(im.zmqs, id_); break;
-    case k_prepare: im.remove_id(im.prepares, id_); break;
-    case k_check: im.remove_id(im.checks, id_); break;
-    case k_idle: im.remove_id(im.idles, id_); break;
-    case k_signal: {
-        auto* sw = static_cast<SignalWatcher*>(this);
-        auto& v = im.sigwatch[sw->signum_];
-        im.remove_id(v, id_);
-        if (v.empty()) {
-            sigdelset(&im.sigmask, sw->signum_);
-            im.update_sigfd();
+        case k_zmq:
+            im.remove_id(im.zmqs, id_);
+            break;
+        case k_prepare:
+            im.remove_id(im.prepares, id_);
+            break;
+        case k_check:
+            im.remove_id(im.checks, id_);
+            break;
+        case k_idle:
+            im.remove_id(im.idles, id_);
+            break;
+        case k_signal: {
+            auto* sw = static_cast<SignalWatcher*>(this);
+            auto& v = im.sigwatch[sw->signum_];
+            im.remove_id(v, id_);
+            if (v.empty()) {
+                sigdelset(&im.sigmask, sw->signum_);
+                im.update_sigfd();
+            }
+            break;
         }
-        break;
-    }
-    default: break;
+        default:
+            break;
     }
 }
 
@@ -359,8 +398,7 @@ void Reactor::run_once(bool nowait)
         std::vector<uint64_t> copy = ids;
         for (uint64_t id : copy) {
             auto it = im.all.find(id);
-            if (it != im.all.end() && it->second->active())
-            {
+            if (it != im.all.end() && it->second->active()) {
                 auto cb = static_cast<HookWatcher*>(it->second)->cb_;
                 (*cb)();
             }
@@ -417,8 +455,7 @@ void Reactor::run_once(bool nowait)
                 std::vector<uint64_t> ids = im.sigwatch[sig];
                 for (uint64_t wid : ids) {
                     auto it = im.all.find(wid);
-                    if (it != im.all.end() && it->second->active())
-                    {
+                    if (it != im.all.end() && it->second->active()) {
                         auto cb = static_cast<SignalWatcher*>(it->second)->cb_;
                         (*cb)(sig);
                     }
@@ -474,8 +511,7 @@ void Reactor::run_once(bool nowait)
             if (it == im.all.end() || !it->second->active())
                 continue;
             auto* zw = static_cast<ZmqWatcher*>(it->second);
-            if (zw->readable())
-            {
+            if (zw->readable()) {
                 auto cb = zw->zcb_;
                 (*cb)();
             }

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
+#include <flux/jobutil.hpp>
 #include <flux/module.hpp>
 #include <flux/rlist.hpp>
 
@@ -23,21 +25,6 @@ using json = nlohmann::json;
 using JobId = std::uint64_t;
 
 namespace {
-
-double now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// The exit code a wait status stands for (128+signal when killed).
-int exit_code(int status)
-{
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
-}
 
 struct Shell {
     std::uint32_t rank = 0;
@@ -139,7 +126,7 @@ void Exec::start(const Message& m)
     jobs_.emplace(job->id, std::move(job));
     if (double exp = R->expiration(); exp > 0) {
         JobId id = ref.id;
-        ref.expire = h_.reactor().timer(std::max(exp - now(), 0.0), 0, [this, id] {
+        ref.expire = h_.reactor().timer(std::max(exp - wall_time(), 0.0), 0, [this, id] {
             Job* j = find(id);
             if (!j)
                 return;
@@ -202,7 +189,7 @@ void Exec::shell_done(Job& job, std::size_t i, int status)
         return;
     sh.done = true;
     sh.status = status;
-    if (job.ndone == 0 || exit_code(status) > exit_code(job.status))
+    if (job.ndone == 0 || job::exit_code(status) > job::exit_code(job.status))
         job.status = status;
     if (++job.ndone < job.shells.size())
         return;

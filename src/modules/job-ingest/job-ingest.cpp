@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/clock.hpp>
 #include <flux/jobid.hpp>
 #include <flux/jobspec.hpp>
 #include <flux/module.hpp>
@@ -18,13 +19,6 @@ namespace flux::ingest {
 using json = nlohmann::json;
 
 namespace {
-
-double now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 constexpr int flag_debug = 1, flag_waitable = 2, flag_novalidate = 4;
 
@@ -135,7 +129,7 @@ void Ingest::send_batch(std::shared_ptr<Batch> b)
 {
     json jobs = json::array();
     std::vector<std::pair<Message, JobId>> accepted;
-    double t = now();
+    double t = wall_time();
     for (auto& p : b->jobs) {
         if (!b->infeasible[p.spec].empty()) {
             (void)h_.respond_error(p.req, EOVERFLOW, b->infeasible[p.spec]);

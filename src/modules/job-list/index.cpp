@@ -2,6 +2,8 @@
 // Transitions follow flux-core's job-list job_state.c.
 #include "index.hpp"
 
+#include <flux/jobutil.hpp>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -53,27 +55,6 @@ const std::string* get_str(const json& ctx, const char* key)
 std::unexpected<Error> bad_context(const std::string& name, JobId id)
 {
     return fail(EPROTO, fmt::format("{} context invalid: job {}", name, id));
-}
-
-// RFC 27/flux-core jpath_update: objects merge, null deletes, empty objects go.
-void merge_into(json& dst, const json& src)
-{
-    if (!dst.is_object())
-        dst = json::object();
-    for (auto it = src.begin(); it != src.end(); ++it) {
-        if (it->is_null())
-            dst.erase(it.key());
-        else if (it->is_object() && dst.contains(it.key()) && dst[it.key()].is_object())
-            merge_into(dst[it.key()], *it);
-        else
-            dst[it.key()] = *it;
-    }
-    for (auto it = dst.begin(); it != dst.end();) {
-        if (it->is_object() && it->empty())
-            it = dst.erase(it);
-        else
-            ++it;
-    }
 }
 
 std::string dump_object(const json& j)
@@ -222,9 +203,9 @@ Result<void> JobIndex::apply(JobId id, const json& entry, const json* jobspec, c
         if (a.is_discarded())
             a = json::object();
         json user = a.contains("user") ? a["user"] : json::object();
-        merge_into(user, ctx);
+        job::merge_annotations(user, ctx);
         a["user"] = user;
-        merge_into(a, json::object());
+        job::merge_annotations(a, json::object());
         job.annotations = dump_object(a);
     } else if (name == "dependency-add" || name == "dependency-remove") {
         const std::string* desc = get_str(ctx, "description");

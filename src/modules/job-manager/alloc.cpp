@@ -3,6 +3,8 @@
 // job id; their documents travel in the payloads (there is no KVS).
 #include <fmt/format.h>
 
+#include <flux/jobutil.hpp>
+
 #include "manager.hpp"
 
 namespace flux::jobmgr {
@@ -91,31 +93,6 @@ void JobManager::sched_lost(const std::string& why)
     }
 }
 
-namespace {
-
-// RFC 27 annotation update: objects merge recursively, null deletes.
-void merge_annotations(json& dst, const json& src)
-{
-    if (!dst.is_object())
-        dst = json::object();
-    for (auto it = src.begin(); it != src.end(); ++it) {
-        if (it->is_null())
-            dst.erase(it.key());
-        else if (it->is_object() && dst.contains(it.key()) && dst[it.key()].is_object())
-            merge_annotations(dst[it.key()], *it);
-        else
-            dst[it.key()] = *it;
-    }
-    for (auto it = dst.begin(); it != dst.end();) {
-        if (it->is_object() && it->empty())
-            it = dst.erase(it);
-        else
-            ++it;
-    }
-}
-
-}  // namespace
-
 // sched.alloc responses: {id, type: 0 success (R) | 1 annotate | 2 deny | 3 cancel}
 void JobManager::alloc_response(const Message& m)
 {
@@ -143,7 +120,7 @@ void JobManager::alloc_response(const Message& m)
             if (auto r = db_->set_R(id, job->R); !r)
                 h_.log(3, r.error().message());
             if (resp.contains("annotations"))
-                merge_annotations(job->annotations, resp["annotations"]);
+                job::merge_annotations(job->annotations, resp["annotations"]);
             if (job->state != State::SCHED) {
                 // Canceled while the answer was in flight.
                 advance(*job);
@@ -156,7 +133,7 @@ void JobManager::alloc_response(const Message& m)
             return;
         }
         case 1:  // annotate
-            merge_annotations(job->annotations, resp.value("annotations", json::object()));
+            job::merge_annotations(job->annotations, resp.value("annotations", json::object()));
             journal_only(*job, "annotations", json{{"annotations", job->annotations}});
             return;
         case 2:  // deny

@@ -5,18 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <flux/clock.hpp>
+
 #include "manager.hpp"
 
 namespace flux::jobmgr {
 
 namespace {
-
-double now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 }  // namespace
 
@@ -30,9 +25,9 @@ void JobManager::post(Job& job, const std::string& name, const ojson& context)
 // change it implies, and tell watchers and journal readers.
 void JobManager::post_text(Job& job, const std::string& name, const std::string& context_text)
 {
-    std::string entry = context_text.empty() ? fmt::format(R"({{"timestamp":{:.6f},"name":"{}"}})", now(), name)
-                                             : fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})", now(),
-                                                           name, context_text);
+    std::string entry = context_text.empty() ? fmt::format(R"({{"timestamp":{:.6f},"name":"{}"}})", wall_time(), name)
+                                             : fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})",
+                                                           wall_time(), name, context_text);
     if (auto r = db_->append(job.id, Log::eventlog, job.seq++, entry); !r)
         h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
 
@@ -123,7 +118,7 @@ void JobManager::journal_only(Job& job, const std::string& name, const json& con
     if (!journal_batch_.empty())
         journal_batch_ += ',';
     journal_batch_ += fmt::format(R"({{"id":{},"entry":{{"timestamp":{:.6f},"name":"{}","context":{}}}}})", job.id,
-                                  now(), name, context.dump(-1, ' ', false, json::error_handler_t::replace));
+                                  wall_time(), name, context.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 JobResult JobManager::result_of(const Job& job) const

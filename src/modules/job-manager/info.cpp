@@ -22,12 +22,21 @@ Result<Log> log_of(const std::string& path)
 
 }  // namespace
 
-// The owner of a job, active or not. Errors: ENOENT.
-static flux::Result<std::uint32_t> owner_of(JobDb& db, const Job* job, JobId id)
+// The job's owner if the sender may read it (active or inactive); otherwise
+// answer the request and return nullopt.
+std::optional<std::uint32_t> JobManager::readable_job(const Message& m, JobId id, const char* denied)
 {
-    if (job)
-        return job->userid;
-    return db.userid(id);
+    Job* job = find(id);
+    auto owner = job ? flux::Result<std::uint32_t>(job->userid) : db_->userid(id);
+    if (!owner) {
+        respond_error(m, ENOENT, "unknown job id");
+        return std::nullopt;
+    }
+    if (!may_access(m, *owner)) {
+        respond_error(m, EPERM, denied);
+        return std::nullopt;
+    }
+    return *owner;
 }
 
 // job-info.lookup {id, keys: [jobspec|R|eventlog]} -> {id, KEY: ...}
@@ -35,16 +44,9 @@ void JobManager::lookup(const Message& m)
 {
     auto req = json::parse(m.payload);
     JobId id = req.at("id").get<JobId>();
+    if (!readable_job(m, id, "guests may only look up their own jobs"))
+        return;
     Job* job = find(id);
-    auto owner = owner_of(*db_, job, id);
-    if (!owner) {
-        respond_error(m, ENOENT, "unknown job id");
-        return;
-    }
-    if (!may_access(m, *owner)) {
-        respond_error(m, EPERM, "guests may only look up their own jobs");
-        return;
-    }
     std::string out = fmt::format(R"({{"id":{})", id);
     for (const auto& k : req.value("keys", json::array({"jobspec"}))) {
         std::string key = k.get<std::string>();
@@ -96,16 +98,9 @@ void JobManager::eventlog_watch(const Message& m)
         respond_error(m, EINVAL, log.error().message());
         return;
     }
+    if (!readable_job(m, id, "guests may only watch their own jobs"))
+        return;
     Job* job = find(id);
-    auto owner = owner_of(*db_, job, id);
-    if (!owner) {
-        respond_error(m, ENOENT, "unknown job id");
-        return;
-    }
-    if (!may_access(m, *owner)) {
-        respond_error(m, EPERM, "guests may only watch their own jobs");
-        return;
-    }
     auto entries = db_->entries(id, *log);
     if (!entries) {
         respond_error(m, entries.error().errnum, entries.error().message());

@@ -98,6 +98,7 @@ private:
     Job* find(JobId id);
     bool may_access(const Message& m, std::uint32_t owner) const;
     Job* active_job(const Message& m, JobId id, const char* denied);
+    std::optional<std::uint32_t> readable_job(const Message& m, JobId id, const char* denied);
     std::shared_ptr<const Spec> intern(const std::string& text, std::string& err);
 
     Handle& h_;
@@ -125,9 +126,6 @@ private:
     // scheduler
     bool sched_ready_ = false;
     std::string sched_route_;  // first hop of the scheduler's requests
-
-    // exec
-    bool exec_ok_ = true;
 
     // watchers
     struct Watch {

@@ -293,7 +293,7 @@ void JobManager::resolve_deps(Job& job)
             fatal_exception(job, "dependency", fmt::format("{}: job {} not found", scheme, value), job.userid);
             return;
         }
-        if (t && t->userid != job.userid && t->userid != 0 && job.userid != t->userid) {
+        if (t && t->userid != job.userid) {
             // Only depend on your own jobs, as flux-core.
             fatal_exception(job, "dependency", fmt::format("{}: job {} belongs to another user", scheme, value),
                             job.userid);
