@@ -88,8 +88,7 @@ int main(int argc, char** argv)
     double secs = mono() - t0;
     std::printf("rpc %-12s rank=%-4s latency median %.1f us  p99 %.1f us  (%d round trips)\n", topic.c_str(),
                 rank == flux::NODEID_ANY ? "any" : std::to_string(rank).c_str(), median, p99, lat_n);
-    std::printf("rpc %-12s rank=%-4s pipelined %.0f requests/s  (%d requests, window %d, %d errors)\n",
-                topic.c_str(), rank == flux::NODEID_ANY ? "any" : std::to_string(rank).c_str(), count / secs, count,
-                window, errors);
+    std::printf("rpc %-12s rank=%-4s pipelined %.0f requests/s  (%d requests, window %d, %d errors)\n", topic.c_str(),
+                rank == flux::NODEID_ANY ? "any" : std::to_string(rank).c_str(), count / secs, count, window, errors);
     return errors ? 1 : 0;
 }

@@ -35,11 +35,14 @@ void JobOptions::add_to(CLI::App& app)
     app.add_option("--job-name", job_name, "Set an optional name for the job");
     app.add_option("--cwd", cwd, "Set the working directory of the job");
     app.add_option("-q,--queue", queue, "Submit the job to a queue");
-    app.add_option("--env", env, "Control how the environment is propagated (VAR=VAL, VAR, -PATTERN)")->allow_extra_args(false);
-    app.add_option("--env-remove", env_remove, "Remove environment variables matching PATTERN")->allow_extra_args(false);
+    app.add_option("--env", env, "Control how the environment is propagated (VAR=VAL, VAR, -PATTERN)")
+        ->allow_extra_args(false);
+    app.add_option("--env-remove", env_remove, "Remove environment variables matching PATTERN")
+        ->allow_extra_args(false);
     app.add_option("--env-file", env_file, "Read --env rules from a file")->allow_extra_args(false);
     app.add_option("--rlimit", rlimit, "Control resource limit propagation (NAME=VALUE)")->allow_extra_args(false);
-    app.add_option("-o,--setopt", setopt, "Set shell option KEY[=VAL] (VAL as JSON, else string)")->allow_extra_args(false);
+    app.add_option("-o,--setopt", setopt, "Set shell option KEY[=VAL] (VAL as JSON, else string)")
+        ->allow_extra_args(false);
     app.add_option("-S,--setattr", setattr, "Set jobspec attribute KEY[=VAL]")->allow_extra_args(false);
     app.add_option("--urgency", urgency, "Set the job urgency (0-31); 0 holds the job");
     app.add_option("--dependency", dependency, "Set a dependency, e.g. afterok:JOBID")->allow_extra_args(false);

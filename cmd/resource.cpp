@@ -23,8 +23,8 @@ constexpr const char* CMD = "resource";
 
 // Everything the views are computed from.
 struct View {
-    Rlist all;        // R less excluded ranks
-    Rlist full;       // R as defined
+    Rlist all;   // R less excluded ranks
+    Rlist full;  // R as defined
     IdSet online, excluded, allocated;
     std::map<uint32_t, std::pair<double, std::string>> drained;  // rank -> (timestamp, reason)
 };
@@ -89,12 +89,12 @@ Row resource_row(const std::string& state, const Rlist& R)
 }
 
 const std::map<std::string, std::string> list_fields = {
-    {"state", "STATE"}, {"nnodes", "NNODES"}, {"ncores", "NCORES"}, {"ngpus", "NGPUS"}, {"nodelist", "NODELIST"},
-    {"ranks", "RANKS"}, {"properties", "PROPERTIES"}, {"rlist", "LIST"}, {"queue", "QUEUE"}};
+    {"state", "STATE"},           {"nnodes", "NNODES"},     {"ncores", "NCORES"},
+    {"ngpus", "NGPUS"},           {"nodelist", "NODELIST"}, {"ranks", "RANKS"},
+    {"properties", "PROPERTIES"}, {"rlist", "LIST"},        {"queue", "QUEUE"}};
 const std::map<std::string, std::string> status_fields = {
-    {"state", "STATE"},       {"statex", "STATE"},  {"status", "STATUS"},       {"up", "UP"},
-    {"nnodes", "NNODES"},     {"ranks", "RANKS"},   {"nodelist", "NODELIST"},   {"timestamp", "TIMESTAMP"},
-    {"reason", "REASON"}};
+    {"state", "STATE"}, {"statex", "STATE"},      {"status", "STATUS"},       {"up", "UP"},        {"nnodes", "NNODES"},
+    {"ranks", "RANKS"}, {"nodelist", "NODELIST"}, {"timestamp", "TIMESTAMP"}, {"reason", "REASON"}};
 
 std::vector<std::string> split(const std::string& s)
 {
@@ -132,8 +132,8 @@ IdSet ranks_in(const View& v, const std::string& state)
     return {};
 }
 
-int do_list(Handle& h, const std::string& states_s, const std::string& include, const std::string& fmt_s,
-            bool noheader, bool skip_empty)
+int do_list(Handle& h, const std::string& states_s, const std::string& include, const std::string& fmt_s, bool noheader,
+            bool skip_empty)
 {
     const std::vector<std::string> valid = {"up", "down", "allocated", "free", "all"};
     auto states = split(states_s);
@@ -177,7 +177,8 @@ std::vector<StatusGroup> status_groups(const View& v, bool drains_by_reason)
     auto add = [&](const std::string& state, uint32_t r, double ts = 0, const std::string& reason = "") {
         bool online = v.online.contains(r);
         for (auto& g : groups) {
-            if (g.state == state && g.online == online && (!drains_by_reason || (g.reason == reason && g.timestamp == ts))) {
+            if (g.state == state && g.online == online &&
+                (!drains_by_reason || (g.reason == reason && g.timestamp == ts))) {
                 (void)g.ranks.insert(r);
                 return;
             }
@@ -222,8 +223,8 @@ Row status_row(const View& v, const StatusGroup& g)
 int do_status(Handle& h, const std::string& states_s, const std::string& include, const std::string& fmt_s,
               bool noheader, bool skip_empty, bool drain_list)
 {
-    const std::vector<std::string> valid = {"avail", "exclude", "draining", "drained", "drain", "allocated",
-                                            "torpid", "housekeeping", "offline", "online"};
+    const std::vector<std::string> valid = {"avail",     "exclude", "draining",     "drained", "drain",
+                                            "allocated", "torpid",  "housekeeping", "offline", "online"};
     std::vector<std::string> states;
     for (const auto& s : split(states_s)) {
         if (std::find(valid.begin(), valid.end(), s) == valid.end())
@@ -318,13 +319,13 @@ int resource(int argc, char** argv)
     auto h = open_or_die(CMD);
     if (list->parsed()) {
         return do_list(*h, states.empty() ? "free,allocated,down" : states, include,
-                       format.empty() ? "{state:>10} {nnodes:>6} {ncores:>8} {ngpus:>8} {nodelist}" : format,
-                       noheader, skip_empty);
+                       format.empty() ? "{state:>10} {nnodes:>6} {ncores:>8} {ngpus:>8} {nodelist}" : format, noheader,
+                       skip_empty);
     }
     if (status->parsed()) {
         bool explicit_states = !states.empty();
-        return do_status(*h, explicit_states ? states : "avail,exclude,draining,drained,torpid,housekeeping",
-                         include, format.empty() ? "{state:>10} {up:>2} {nnodes:>6} {nodelist}" : format, noheader,
+        return do_status(*h, explicit_states ? states : "avail,exclude,draining,drained,torpid,housekeeping", include,
+                         format.empty() ? "{state:>10} {up:>2} {nnodes:>6} {nodelist}" : format, noheader,
                          skip_empty || !explicit_states, false);
     }
     if (info->parsed() || rcmd->parsed()) {
@@ -353,17 +354,17 @@ int resource(int argc, char** argv)
     }
     if (drain->parsed()) {
         if (dargs.empty()) {
-            return do_status(*h, "drain", include,
-                             format.empty() ? "{timestamp!d:%b%d %R::<12} {state:<8.8} {reason:<30.30} {nodelist}"
-                                            : format,
-                             noheader, true, true);
+            return do_status(
+                *h, "drain", include,
+                format.empty() ? "{timestamp!d:%b%d %R::<12} {state:<8.8} {reason:<30.30} {nodelist}" : format,
+                noheader, true, true);
         }
         std::string reason;
         for (size_t i = 1; i < dargs.size(); i++)
             reason += (i > 1 ? " " : "") + dargs[i];
         std::string mode = update ? "update" : force > 1 ? "force-timestamp" : force ? "force" : "";
-        auto r = h->rpc("resource.drain", json{{"targets", dargs[0]}, {"reason", reason}, {"mode", mode}}.dump(), 0)
-                     .get();
+        auto r =
+            h->rpc("resource.drain", json{{"targets", dargs[0]}, {"reason", reason}, {"mode", mode}}.dump(), 0).get();
         if (!r)
             die(CMD, r.error().message());
         return 0;

@@ -307,7 +307,8 @@ int start(int argc, char** argv)
 {
     Opts o;
     CLI::App app{"Bootstrap a local Flux instance", "flux start"};
-    app.add_option("-s,--test-size", o.size, "Start N brokers on this host (test instance)")->check(CLI::Range(1, 100000));
+    app.add_option("-s,--test-size", o.size, "Start N brokers on this host (test instance)")
+        ->check(CLI::Range(1, 100000));
     app.add_option("--test-hosts", o.test_hosts, "Set the hostname attribute of each broker from HOSTLIST");
     app.add_option("-o,--broker-opts", o.broker_opts, "Add comma-separated options to each broker's command line")
         ->allow_extra_args(false);

@@ -90,8 +90,7 @@ public:
     /// Send a request and return its future. nodeid: NODEID_ANY, a rank, or
     /// NODEID_UPSTREAM (routed to the nearest service above this rank).
     /// With msgflag::noresponse, the future is invalid.
-    Future rpc(std::string topic, std::string payload = {}, uint32_t nodeid = NODEID_ANY,
-               uint8_t flags = 0);
+    Future rpc(std::string topic, std::string payload = {}, uint32_t nodeid = NODEID_ANY, uint8_t flags = 0);
     /// Send any message as is.
     Result<void> send(const Message& msg);
     Result<void> respond(const Message& req, std::string payload = {});

@@ -31,10 +31,10 @@
 
 #include <flux/handle.hpp>
 
-#define FLUX_MODULE(NAME, MAIN)                                                                       \
-    extern "C" __attribute__((visibility("default"))) const char flux_module_name[] = NAME;           \
-    extern "C" __attribute__((visibility("default"))) int flux_module_main(                            \
-        flux::Handle* h, const std::vector<std::string>* args)                                        \
-    {                                                                                                  \
-        return MAIN(*h, *args);                                                                        \
+#define FLUX_MODULE(NAME, MAIN)                                                                                  \
+    extern "C" __attribute__((visibility("default"))) const char flux_module_name[] = NAME;                      \
+    extern "C" __attribute__((visibility("default"))) int flux_module_main(flux::Handle* h,                      \
+                                                                           const std::vector<std::string>* args) \
+    {                                                                                                            \
+        return MAIN(*h, *args);                                                                                  \
     }

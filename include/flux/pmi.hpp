@@ -49,10 +49,7 @@ public:
     /// absent, empty, out of range or not a number.
     std::optional<int> get_int(std::string_view key) const;
 
-    const std::vector<std::pair<std::string, std::string>>& fields() const
-    {
-        return fields_;
-    }
+    const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
 private:
     std::vector<std::pair<std::string, std::string>> fields_;

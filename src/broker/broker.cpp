@@ -129,9 +129,15 @@ Result<void> Broker::setup_attrs()
     attrs_.set_internal("broker.pid", std::to_string(getpid()));
     attrs_.set_internal("broker.starttime", fmt::format("{:.6f}", wall_now()));
     const std::pair<const char*, const char*> defaults[] = {
-        {"instance-level", "0"},      {"log-level", "6"},          {"log-stderr-level", "3"},
-        {"log-forward-level", "7"},   {"log-ring-size", "1024"},   {"broker.poll-spin-us", "100"},
-        {"broker.shutdown-timeout", "30"}, {"tbon.keepalive_period", "1"}, {"tbon.lost_timeout", "5"},
+        {"instance-level", "0"},
+        {"log-level", "6"},
+        {"log-stderr-level", "3"},
+        {"log-forward-level", "7"},
+        {"log-ring-size", "1024"},
+        {"broker.poll-spin-us", "100"},
+        {"broker.shutdown-timeout", "30"},
+        {"tbon.keepalive_period", "1"},
+        {"tbon.lost_timeout", "5"},
         {"broker.modules", "resource,job-manager@0,job-ingest@0,sched-simple@0,job-exec@0"},
     };
     for (const auto& [k, v] : defaults)
@@ -292,9 +298,9 @@ Result<void> Broker::bootstrap()
         return std::unexpected(r.error());
     attrs_.set_internal("local-uri", "local://" + sockpath);
     // Read once at start-up: changing them later would do nothing.
-    for (const char* a : {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path", "broker.poll-spin-us",
-                          "broker.shutdown-timeout", "tbon.keepalive_period", "tbon.lost_timeout", "tbon.interface",
-                          "broker.modules"})
+    for (const char* a :
+         {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path", "broker.poll-spin-us",
+          "broker.shutdown-timeout", "tbon.keepalive_period", "tbon.lost_timeout", "tbon.interface", "broker.modules"})
         attrs_.freeze(a);
 
     modules_ = std::make_unique<ModuleHost>(*this);
@@ -577,22 +583,25 @@ void Broker::service_remove(const std::string& name, Peer* p)
 void Broker::receive(Peer& from, Message&& m)
 {
     switch (m.type) {
-    case MsgType::request:
-        if (from.kind == Peer::Kind::client || from.kind == Peer::Kind::module) {
-            uint32_t target = m.has_flag(msgflag::upstream) ? NODEID_ANY : m.nodeid();
-            if (from.used.size() < 1024)  // bound the bookkeeping per peer
-                from.used.emplace(std::string(m.service()), target);
-        }
-        m.route.push_back(from.id);
-        m.has_route = true;
-        route_request(std::move(m), &from);
-        break;
-    case MsgType::response: route_response(std::move(m)); break;
-    case MsgType::event:
-        if (from.kind == Peer::Kind::parent)
-            distribute_event(m);
-        break;
-    case MsgType::control: break;
+        case MsgType::request:
+            if (from.kind == Peer::Kind::client || from.kind == Peer::Kind::module) {
+                uint32_t target = m.has_flag(msgflag::upstream) ? NODEID_ANY : m.nodeid();
+                if (from.used.size() < 1024)  // bound the bookkeeping per peer
+                    from.used.emplace(std::string(m.service()), target);
+            }
+            m.route.push_back(from.id);
+            m.has_route = true;
+            route_request(std::move(m), &from);
+            break;
+        case MsgType::response:
+            route_response(std::move(m));
+            break;
+        case MsgType::event:
+            if (from.kind == Peer::Kind::parent)
+                distribute_event(m);
+            break;
+        case MsgType::control:
+            break;
     }
 }
 
@@ -743,7 +752,7 @@ void Broker::log(int level, std::string text, const std::string& name)
     if (level <= stderr_level_ && !forward)  // forwarded entries are printed by rank 0
         log_to_stderr(e);
     if (forward) {
-        json j{{"level", level}, {"message", e.message}, {"name", e.name}, {"rank", rank_},
+        json j{{"level", level},         {"message", e.message},     {"name", e.name},   {"rank", rank_},
                {"hostname", e.hostname}, {"timestamp", e.timestamp}, {"forwarded", true}};
         // Addressed to rank 0 so brokers on the way pass it on untouched.
         Message fwd = Message::request("log.append", j.dump(-1, ' ', false, json::error_handler_t::replace), 0,

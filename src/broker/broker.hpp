@@ -27,9 +27,9 @@ class Rexec;
 
 struct Options {
     std::vector<std::pair<std::string, std::string>> setattrs;  // -S NAME=VALUE
-    std::string config_path;                                   // -c
-    std::vector<std::string> conf_overrides;                   // --conf KEY=VAL
-    std::vector<std::string> initial_program;                  // rank 0 runs this
+    std::string config_path;                                    // -c
+    std::vector<std::string> conf_overrides;                    // --conf KEY=VAL
+    std::vector<std::string> initial_program;                   // rank 0 runs this
     int verbose = 0;
 };
 
@@ -155,8 +155,8 @@ private:
     std::unique_ptr<LocalServer> local_;
     std::unique_ptr<ModuleHost> modules_;
     std::unique_ptr<Rexec> rexec_;
-    std::unordered_map<std::string, Peer*> peers_;       // route hop id -> peer
-    std::unordered_map<std::string, Peer*> services_;    // service -> peer (nullptr = built in)
+    std::unordered_map<std::string, Peer*> peers_;     // route hop id -> peer
+    std::unordered_map<std::string, Peer*> services_;  // service -> peer (nullptr = built in)
     std::vector<Message> dmesg_followers_;
     std::vector<Message> online_monitors_;
     std::string online_;

@@ -13,7 +13,7 @@ struct LogEntry {
     int level = 6;         // syslog severity
     uint32_t rank = 0;
     std::string hostname;
-    std::string name;      // who logged: "broker", a module name, a command
+    std::string name;  // who logged: "broker", a module name, a command
     std::string message;
 };
 

@@ -53,16 +53,19 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
         if (m.aux1 == modctl_shutdown)
             h.reactor().stop(0);
     });
-    h.add_handler(MsgType::request, name + ".ping", [&h](const Message& m) {
-        json out = json::object();
-        try {
-            if (m.has_payload && !m.payload.empty())
-                out = json::parse(m.payload);
-        } catch (...) {
-        }
-        out["route"] = m.route_string();
-        (void)h.respond(m, out.dump());
-    }, role::all);
+    h.add_handler(
+        MsgType::request, name + ".ping",
+        [&h](const Message& m) {
+            json out = json::object();
+            try {
+                if (m.has_payload && !m.payload.empty())
+                    out = json::parse(m.payload);
+            } catch (...) {
+            }
+            out["route"] = m.route_string();
+            (void)h.respond(m, out.dump());
+        },
+        role::all);
     // "Running" means main has set up and entered its reactor.
     h.reactor().on_run([&] { (void)h.send(status(modstatus_running, "")); });
     h.reactor().set_spin(50e-6);
@@ -80,9 +83,9 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
     // Answer requests that will never be handled now.
     h.reactor().stop(0);
     h.clear_handlers();  // they may capture main's locals, gone now
-    h.add_handler(MsgType::request, "*", [&h](const Message& m) {
-        (void)h.respond_error(m, ENOSYS, "module is unloading");
-    }, role::all);
+    h.add_handler(
+        MsgType::request, "*", [&h](const Message& m) { (void)h.respond_error(m, ENOSYS, "module is unloading"); },
+        role::all);
     h.dispatch_pending();
     (void)h.send(status(err.empty() ? modstatus_exited : modstatus_failed, err));
 }
@@ -163,7 +166,8 @@ public:
         else
             b.log(7, fmt::format("module {} exited", name_));
         for (auto& r : load_reqs_)
-            b.respond_error(r, ECANCELED, fmt::format("module {} failed to start: {}", name_, text.empty() ? "exited" : text));
+            b.respond_error(r, ECANCELED,
+                            fmt::format("module {} failed to start: {}", name_, text.empty() ? "exited" : text));
         load_reqs_.clear();
         exit_text_ = text;
         std::string name = name_;
@@ -256,8 +260,8 @@ void ModuleHost::load(const std::string& name_or_path, std::vector<std::string> 
     }
     // Module names share the route-hop namespace with ranks ("3") and
     // clients ("c12"): refuse names that look like either.
-    bool looks_like_client = name.size() > 1 && name[0] == 'c' &&
-                             name.find_first_not_of("0123456789", 1) == std::string::npos;
+    bool looks_like_client =
+        name.size() > 1 && name[0] == 'c' && name.find_first_not_of("0123456789", 1) == std::string::npos;
     if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name.find('.') != std::string::npos ||
         looks_like_client) {
         dlclose(dl);

@@ -65,12 +65,18 @@ std::vector<uint32_t> Topology::descendants(uint32_t rank) const
 const char* subtree_status_name(SubtreeStatus s)
 {
     switch (s) {
-    case SubtreeStatus::full: return "full";
-    case SubtreeStatus::partial: return "partial";
-    case SubtreeStatus::degraded: return "degraded";
-    case SubtreeStatus::lost: return "lost";
-    case SubtreeStatus::offline: return "offline";
-    default: return "unknown";
+        case SubtreeStatus::full:
+            return "full";
+        case SubtreeStatus::partial:
+            return "partial";
+        case SubtreeStatus::degraded:
+            return "degraded";
+        case SubtreeStatus::lost:
+            return "lost";
+        case SubtreeStatus::offline:
+            return "offline";
+        default:
+            return "unknown";
     }
 }
 
@@ -345,46 +351,50 @@ void Overlay::on_router()
 void Overlay::child_control(Child& c, const Message& m)
 {
     switch (m.aux1) {
-    case ctl_hello:
-        if (m.aux2 != c.rank) {
-            dropped_++;
-            return;
-        }
-        (void)zmqutil::send(router_, Message::control(ctl_hello, c.rank), &c.ident);
-        c.hostname = m.payload;
-        c.online.clear();
-        (void)c.online.insert(c.rank);
-        set_child_state(c, ChildState::online, "");
-        if (shutting_down_)  // it came late: it leaves with the rest
-            (void)zmqutil::send(router_, Message::control(ctl_shutdown, 0), &c.ident);
-        break;
-    case ctl_keepalive:
-        if (c.state != ChildState::online)
-            return;
-        if (static_cast<SubtreeStatus>(m.aux2) != c.subtree) {
-            c.subtree = static_cast<SubtreeStatus>(m.aux2);
+        case ctl_hello:
+            if (m.aux2 != c.rank) {
+                dropped_++;
+                return;
+            }
+            (void)zmqutil::send(router_, Message::control(ctl_hello, c.rank), &c.ident);
+            c.hostname = m.payload;
+            c.online.clear();
+            (void)c.online.insert(c.rank);
+            set_child_state(c, ChildState::online, "");
+            if (shutting_down_)  // it came late: it leaves with the rest
+                (void)zmqutil::send(router_, Message::control(ctl_shutdown, 0), &c.ident);
+            break;
+        case ctl_keepalive:
+            if (c.state != ChildState::online)
+                return;
+            if (static_cast<SubtreeStatus>(m.aux2) != c.subtree) {
+                c.subtree = static_cast<SubtreeStatus>(m.aux2);
+                status_changed();
+            }
+            break;
+        case ctl_goodbye:
+            set_child_state(c, ChildState::gone, "");
+            break;
+        case ctl_online: {
+            if (c.state != ChildState::online)
+                return;
+            auto ids = IdSet::parse(m.payload);
+            // Only ranks of its own subtree count.
+            IdSet allowed;
+            (void)allowed.insert(c.rank);
+            for (uint32_t d : topo_.descendants(c.rank))
+                (void)allowed.insert(d);
+            if (!ids || !(*ids - allowed).empty()) {
+                dropped_++;
+                return;
+            }
+            c.online = *ids;
             status_changed();
+            break;
         }
-        break;
-    case ctl_goodbye: set_child_state(c, ChildState::gone, ""); break;
-    case ctl_online: {
-        if (c.state != ChildState::online)
-            return;
-        auto ids = IdSet::parse(m.payload);
-        // Only ranks of its own subtree count.
-        IdSet allowed;
-        (void)allowed.insert(c.rank);
-        for (uint32_t d : topo_.descendants(c.rank))
-            (void)allowed.insert(d);
-        if (!ids || !(*ids - allowed).empty()) {
+        default:
             dropped_++;
-            return;
-        }
-        c.online = *ids;
-        status_changed();
-        break;
-    }
-    default: dropped_++; break;
+            break;
     }
 }
 
@@ -395,23 +405,23 @@ void Overlay::set_child_state(Child& c, ChildState st, const std::string& why)
     ChildState old = c.state;
     c.state = st;
     switch (st) {
-    case ChildState::online:
-        c.subtree = SubtreeStatus::unknown;
-        broker_.add_peer(*c.peer);
-        if (old == ChildState::lost)
-            broker_.log(5, fmt::format("overlay: rank {} is back", c.rank));
-        break;
-    case ChildState::lost:
-        c.subtree = SubtreeStatus::lost;
-        broker_.log(shutting_down_ ? 7 : 3, fmt::format("overlay: broker on rank {} lost: {}", c.rank, why));
-        [[fallthrough]];
-    case ChildState::gone:
-    case ChildState::offline:
-        if (st != ChildState::lost)
-            c.subtree = SubtreeStatus::offline;
-        broker_.remove_peer(*c.peer);
-        fail_pending(c);
-        break;
+        case ChildState::online:
+            c.subtree = SubtreeStatus::unknown;
+            broker_.add_peer(*c.peer);
+            if (old == ChildState::lost)
+                broker_.log(5, fmt::format("overlay: rank {} is back", c.rank));
+            break;
+        case ChildState::lost:
+            c.subtree = SubtreeStatus::lost;
+            broker_.log(shutting_down_ ? 7 : 3, fmt::format("overlay: broker on rank {} lost: {}", c.rank, why));
+            [[fallthrough]];
+        case ChildState::gone:
+        case ChildState::offline:
+            if (st != ChildState::lost)
+                c.subtree = SubtreeStatus::offline;
+            broker_.remove_peer(*c.peer);
+            fail_pending(c);
+            break;
     }
     status_changed();
     if (shutdown_done_) {
@@ -442,15 +452,18 @@ SubtreeStatus Overlay::subtree_status() const
     SubtreeStatus s = SubtreeStatus::full;
     for (const auto& [r, c] : children_) {
         switch (c->state) {
-        case ChildState::lost: return SubtreeStatus::degraded;
-        case ChildState::offline:
-        case ChildState::gone: s = SubtreeStatus::partial; break;
-        case ChildState::online:
-            if (c->subtree == SubtreeStatus::degraded || c->subtree == SubtreeStatus::lost)
+            case ChildState::lost:
                 return SubtreeStatus::degraded;
-            if (c->subtree != SubtreeStatus::full)
+            case ChildState::offline:
+            case ChildState::gone:
                 s = SubtreeStatus::partial;
-            break;
+                break;
+            case ChildState::online:
+                if (c->subtree == SubtreeStatus::degraded || c->subtree == SubtreeStatus::lost)
+                    return SubtreeStatus::degraded;
+                if (c->subtree != SubtreeStatus::full)
+                    s = SubtreeStatus::partial;
+                break;
         }
     }
     return s;
@@ -501,20 +514,25 @@ void Overlay::on_dealer()
         parent_seen_ = broker_.reactor().now();
         if (m->is_control()) {
             switch (m->aux1) {
-            case ctl_hello:
-                if (!joined_) {
-                    joined_ = true;
-                    broker_.add_peer(*parent_);
-                    reported_ = subtree_status();
-                    (void)send_parent(Message::control(ctl_keepalive, static_cast<uint32_t>(reported_)));
-                    reported_online_.clear();
-                    status_changed();  // report who is online below us
-                    broker_.joined();
-                }
-                break;
-            case ctl_keepalive: break;
-            case ctl_shutdown: broker_.parent_requested_shutdown(); break;
-            default: dropped_++; break;
+                case ctl_hello:
+                    if (!joined_) {
+                        joined_ = true;
+                        broker_.add_peer(*parent_);
+                        reported_ = subtree_status();
+                        (void)send_parent(Message::control(ctl_keepalive, static_cast<uint32_t>(reported_)));
+                        reported_online_.clear();
+                        status_changed();  // report who is online below us
+                        broker_.joined();
+                    }
+                    break;
+                case ctl_keepalive:
+                    break;
+                case ctl_shutdown:
+                    broker_.parent_requested_shutdown();
+                    break;
+                default:
+                    dropped_++;
+                    break;
             }
             continue;
         }

@@ -27,8 +27,8 @@ struct Rexec::Proc {
     Message req;  // the streaming request: responses go back along its route
     std::string owner_hop;
     int in_fd = -1;
-    std::string in_buf;        // stdin not yet taken by the process
-    bool in_eof = false;       // close stdin once in_buf is written
+    std::string in_buf;   // stdin not yet taken by the process
+    bool in_eof = false;  // close stdin once in_buf is written
     int out_fd = -1, err_fd = -1;
     WatcherPtr out_w, err_w, child_w, in_w;
     bool exited = false;
@@ -87,8 +87,9 @@ void Rexec::exec(const Message& req)
     if (!cwd.empty()) {
         struct stat st;
         if (stat(cwd.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
-            broker_.respond_error(req, EINVAL, fmt::format("cannot use {} as working directory: {}", cwd,
-                                                           strerror(errno ? errno : ENOTDIR)));
+            broker_.respond_error(
+                req, EINVAL,
+                fmt::format("cannot use {} as working directory: {}", cwd, strerror(errno ? errno : ENOTDIR)));
             return;
         }
     }
@@ -172,7 +173,8 @@ void Rexec::exec(const Message& req)
                                                 {"data", std::string(buf, static_cast<size_t>(n))}}));
                 return;
             }
-            broker_.respond(raw->req, dump({{"type", "eof"}, {"pid", raw->pid}, {"rank", broker_.rank()}, {"stream", stream}}));
+            broker_.respond(raw->req,
+                            dump({{"type", "eof"}, {"pid", raw->pid}, {"rank", broker_.rank()}, {"stream", stream}}));
             w.reset();
             close(fd);
             fd = -1;
@@ -194,7 +196,8 @@ void Rexec::finish(Proc& p)
 {
     if (!p.exited || p.out_fd >= 0 || p.err_fd >= 0)
         return;
-    broker_.respond(p.req, dump({{"type", "finished"}, {"pid", p.pid}, {"rank", broker_.rank()}, {"status", p.status}}));
+    broker_.respond(p.req,
+                    dump({{"type", "finished"}, {"pid", p.pid}, {"rank", broker_.rank()}, {"status", p.status}}));
     broker_.respond_error(p.req, ENODATA);
     p.in_w.reset();
     if (p.in_fd >= 0)

@@ -43,8 +43,8 @@ bool get_field(Broker& b, const Message& m, const json& j, const char* key, T& o
 
 json log_entry_json(const LogEntry& e)
 {
-    return {{"seq", e.seq},   {"timestamp", e.timestamp}, {"level", e.level}, {"rank", e.rank},
-            {"hostname", e.hostname}, {"name", e.name}, {"message", e.message}};
+    return {{"seq", e.seq},           {"timestamp", e.timestamp}, {"level", e.level},    {"rank", e.rank},
+            {"hostname", e.hostname}, {"name", e.name},           {"message", e.message}};
 }
 
 }  // namespace
@@ -379,9 +379,14 @@ void Broker::overlay_health(const Message& m)
     for (uint32_t c : overlay_->children()) {
         const char* st = "offline";
         switch (overlay_->child_state(c)) {
-        case Overlay::ChildState::online: st = subtree_status_name(overlay_->child_subtree(c)); break;
-        case Overlay::ChildState::lost: st = "lost"; break;
-        default: break;
+            case Overlay::ChildState::online:
+                st = subtree_status_name(overlay_->child_subtree(c));
+                break;
+            case Overlay::ChildState::lost:
+                st = "lost";
+                break;
+            default:
+                break;
         }
         kids.push_back({{"rank", c}, {"status", st}, {"hostname", overlay_->child_hostname(c)}});
     }

@@ -50,16 +50,19 @@ void drain(StreamDecoder& d)
         Message m;
         Error err;
         switch (d.next(m, err)) {
-        case StreamDecoder::Status::message: check_round_trip(m); break;
-        case StreamDecoder::Status::bad_message:
-            if (err.errnum != EPROTO)
-                std::abort();
-            break;
-        case StreamDecoder::Status::need_more: return;
-        case StreamDecoder::Status::error:
-            if (err.errnum != EPROTO)
-                std::abort();
-            return;
+            case StreamDecoder::Status::message:
+                check_round_trip(m);
+                break;
+            case StreamDecoder::Status::bad_message:
+                if (err.errnum != EPROTO)
+                    std::abort();
+                break;
+            case StreamDecoder::Status::need_more:
+                return;
+            case StreamDecoder::Status::error:
+                if (err.errnum != EPROTO)
+                    std::abort();
+                return;
         }
     }
     std::abort();

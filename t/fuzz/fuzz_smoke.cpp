@@ -71,28 +71,33 @@ std::string structured(Rng& rng)
 
 void mutate(Rng& rng, std::string& s)
 {
-    static const uint32_t interesting[] = {0, 1, 3, 20, 255, 256, 0xffffffffu, (256u << 20), (256u << 20) + 1, 0x7fffffffu};
+    static const uint32_t interesting[] = {0,          1, 3, 20, 255, 256, 0xffffffffu, (256u << 20), (256u << 20) + 1,
+                                           0x7fffffffu};
     for (size_t k = pick(rng, 4); k > 0; k--) {
         size_t at = s.empty() ? 0 : pick(rng, s.size());
         switch (pick(rng, 5)) {
-        case 0:
-            if (!s.empty())
-                s[at] = static_cast<char>(s[at] ^ (1 << pick(rng, 8)));
-            break;
-        case 1: s.insert(at, 1, static_cast<char>(rng())); break;
-        case 2:
-            if (!s.empty())
-                s.erase(at, 1 + pick(rng, 4));
-            break;
-        case 3: s.resize(at); break;
-        case 4: {
-            if (pick(rng, 2) == 0)
-                at = 5;  // the first stream length field (after the split byte and magic)
-            uint32_t v = interesting[pick(rng, std::size(interesting))];
-            for (int i = 0; i < 4 && at + static_cast<size_t>(i) < s.size(); i++)
-                s[at + static_cast<size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
-            break;
-        }
+            case 0:
+                if (!s.empty())
+                    s[at] = static_cast<char>(s[at] ^ (1 << pick(rng, 8)));
+                break;
+            case 1:
+                s.insert(at, 1, static_cast<char>(rng()));
+                break;
+            case 2:
+                if (!s.empty())
+                    s.erase(at, 1 + pick(rng, 4));
+                break;
+            case 3:
+                s.resize(at);
+                break;
+            case 4: {
+                if (pick(rng, 2) == 0)
+                    at = 5;  // the first stream length field (after the split byte and magic)
+                uint32_t v = interesting[pick(rng, std::size(interesting))];
+                for (int i = 0; i < 4 && at + static_cast<size_t>(i) < s.size(); i++)
+                    s[at + static_cast<size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
+                break;
+            }
         }
     }
 }

@@ -268,8 +268,9 @@ TEST(MessageStream, WireShape)
     wire.clear();
     encode_stream(Message::event("e", std::string(300, 'x')), wire);
     // topic part, then payload part with a long size: 0xff + u32 (301 with NUL)
-    EXPECT_EQ(wire.substr(8, 2), "\x01"
-                                 "e");
+    EXPECT_EQ(wire.substr(8, 2),
+              "\x01"
+              "e");
     EXPECT_EQ(wire.substr(10, 5), "\xff\x00\x00\x01\x2d"s);
 }
 
@@ -306,8 +307,9 @@ TEST(MessageStream, LengthOverLimitIsFatal)
 
 TEST(MessageStream, BadPartFramingIsFatal)
 {
-    for (std::string body : {"\xff\x00\x00"s, "\xff"s, "\x05"
-                                                       "ab"s,
+    for (std::string body : {"\xff\x00\x00"s, "\xff"s,
+                             "\x05"
+                             "ab"s,
                              "\xff\x00\x00\x00\x10xyz"s, "\xff\xff\xff\xff\xffxyz"s}) {
         StreamDecoder d;
         d.feed(stream_header(static_cast<uint32_t>(body.size())) + body);

@@ -330,66 +330,66 @@ void Handle::fail_all(const Error& err)
 void Handle::dispatch(Message&& msg)
 {
     switch (msg.type) {
-    case MsgType::response: {
-        if (msg.matchtag() == MATCHTAG_NONE) {
-            // Protocols that match responses by payload (RFC 27 sched.alloc,
-            // job-exec.start) go to a response handler for the topic.
-            if (const auto* e = handlers_->find(msg.type, msg.topic)) {
-                MsgHandler cb = e->cb;
-                cb(msg);
+        case MsgType::response: {
+            if (msg.matchtag() == MATCHTAG_NONE) {
+                // Protocols that match responses by payload (RFC 27 sched.alloc,
+                // job-exec.start) go to a response handler for the topic.
+                if (const auto* e = handlers_->find(msg.type, msg.topic)) {
+                    MsgHandler cb = e->cb;
+                    cb(msg);
+                }
+                return;
+            }
+            auto it = handlers_->pending.find(msg.matchtag());
+            if (it == handlers_->pending.end())
+                return;  // canceled or unknown: drop
+            auto st = it->second;
+            bool final = !msg.has_flag(msgflag::streaming) || msg.errnum() != 0;
+            if (final) {
+                handlers_->pending.erase(it);
+                st->done = true;
+                st->timer.reset();
+            }
+            if (msg.errnum() != 0)
+                st->q.push_back(std::unexpected(Error(static_cast<int>(msg.errnum()), msg.error_text())));
+            else
+                st->q.push_back(std::move(msg));
+            if (st->cb) {
+                Future f(st);
+                st->cb(f);
             }
             return;
         }
-        auto it = handlers_->pending.find(msg.matchtag());
-        if (it == handlers_->pending.end())
-            return;  // canceled or unknown: drop
-        auto st = it->second;
-        bool final = !msg.has_flag(msgflag::streaming) || msg.errnum() != 0;
-        if (final) {
-            handlers_->pending.erase(it);
-            st->done = true;
-            st->timer.reset();
-        }
-        if (msg.errnum() != 0)
-            st->q.push_back(std::unexpected(Error(static_cast<int>(msg.errnum()), msg.error_text())));
-        else
-            st->q.push_back(std::move(msg));
-        if (st->cb) {
-            Future f(st);
-            st->cb(f);
-        }
-        return;
-    }
-    case MsgType::request:
-    case MsgType::event: {
-        const auto* e = handlers_->find(msg.type, msg.topic);
-        if (!e) {
-            if (msg.is_request())
-                (void)respond_error(msg, ENOSYS, "unknown service method " + msg.topic);
+        case MsgType::request:
+        case MsgType::event: {
+            const auto* e = handlers_->find(msg.type, msg.topic);
+            if (!e) {
+                if (msg.is_request())
+                    (void)respond_error(msg, ENOSYS, "unknown service method " + msg.topic);
+                return;
+            }
+            if (msg.is_request() && (msg.rolemask & e->rolemask) == 0) {
+                (void)respond_error(msg, EPERM, "permission denied: " + msg.topic + " is for the instance owner");
+                return;
+            }
+            MsgHandler cb = e->cb;  // the handler may remove itself
+            if (!msg.is_request()) {
+                cb(msg);
+                return;
+            }
+            try {
+                cb(msg);
+            } catch (const std::exception& ex) {
+                // The sender gets an answer before the exception goes on up.
+                (void)respond_error(msg, EIO, std::string("request handler failed: ") + ex.what());
+                throw;
+            }
             return;
         }
-        if (msg.is_request() && (msg.rolemask & e->rolemask) == 0) {
-            (void)respond_error(msg, EPERM, "permission denied: " + msg.topic + " is for the instance owner");
+        case MsgType::control:
+            if (control_cb_)
+                control_cb_(msg);
             return;
-        }
-        MsgHandler cb = e->cb;  // the handler may remove itself
-        if (!msg.is_request()) {
-            cb(msg);
-            return;
-        }
-        try {
-            cb(msg);
-        } catch (const std::exception& ex) {
-            // The sender gets an answer before the exception goes on up.
-            (void)respond_error(msg, EIO, std::string("request handler failed: ") + ex.what());
-            throw;
-        }
-        return;
-    }
-    case MsgType::control:
-        if (control_cb_)
-            control_cb_(msg);
-        return;
     }
 }
 

@@ -16,15 +16,13 @@ bool is_space(char c)
 // A key as the server accepts it: a non-empty word without '=' that fits keylen_max.
 bool valid_key(std::string_view key)
 {
-    return !key.empty() && pmi_is_word(key)
-           && key.find('=') == std::string_view::npos
-           && key.size() < static_cast<std::size_t>(pmi_keylen_max);
+    return !key.empty() && pmi_is_word(key) && key.find('=') == std::string_view::npos &&
+           key.size() < static_cast<std::size_t>(pmi_keylen_max);
 }
 
 bool valid_value(std::string_view value)
 {
-    return pmi_is_word(value)
-           && value.size() < static_cast<std::size_t>(pmi_vallen_max);
+    return pmi_is_word(value) && value.size() < static_cast<std::size_t>(pmi_vallen_max);
 }
 
 std::string rc_fail(std::string_view cmd, std::string_view why)
@@ -71,8 +69,7 @@ Result<PmiMessage> PmiMessage::parse(std::string_view line)
         }
         if (eq == 0)
             return fail(EPROTO, "PMI message has a token with an empty key");
-        msg.fields_.emplace_back(std::string(token.substr(0, eq)),
-                                 std::string(token.substr(eq + 1)));
+        msg.fields_.emplace_back(std::string(token.substr(0, eq)), std::string(token.substr(eq + 1)));
     }
     if (msg.fields_.empty())
         return fail(EPROTO, "empty PMI message");
@@ -103,16 +100,13 @@ std::optional<int> PmiMessage::get_int(std::string_view key) const
     return n;
 }
 
-PmiServer::PmiServer(int size, std::string kvsname)
-    : size_(size), kvsname_(std::move(kvsname))
+PmiServer::PmiServer(int size, std::string kvsname) : size_(size), kvsname_(std::move(kvsname))
 {
     if (size_ < 1) {
         config_error_ = Error(EINVAL, "PMI server size must be at least 1");
         size_ = 0;
-    }
-    else if (kvsname_.empty() || !pmi_is_word(kvsname_)
-             || kvsname_.find('=') != std::string::npos
-             || kvsname_.size() >= static_cast<std::size_t>(pmi_kvsname_max)) {
+    } else if (kvsname_.empty() || !pmi_is_word(kvsname_) || kvsname_.find('=') != std::string::npos ||
+               kvsname_.size() >= static_cast<std::size_t>(pmi_kvsname_max)) {
         config_error_ = Error(EINVAL, "PMI kvsname must be a short word");
     }
     clients_.resize(static_cast<std::size_t>(size_));
@@ -204,35 +198,26 @@ Result<void> PmiServer::handle_line(int rank, std::string_view line)
         }
         client.initialized = true;
         client.out += "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0\n";
-    }
-    else if (cmd == "get_maxes") {
-        client.out += "cmd=maxes kvsname_max=" + std::to_string(pmi_kvsname_max)
-                      + " keylen_max=" + std::to_string(pmi_keylen_max)
-                      + " vallen_max=" + std::to_string(pmi_vallen_max) + "\n";
-    }
-    else if (cmd == "get_appnum") {
+    } else if (cmd == "get_maxes") {
+        client.out += "cmd=maxes kvsname_max=" + std::to_string(pmi_kvsname_max) +
+                      " keylen_max=" + std::to_string(pmi_keylen_max) +
+                      " vallen_max=" + std::to_string(pmi_vallen_max) + "\n";
+    } else if (cmd == "get_appnum") {
         client.out += "cmd=appnum appnum=0\n";
-    }
-    else if (cmd == "get_universe_size") {
+    } else if (cmd == "get_universe_size") {
         client.out += "cmd=universe_size size=" + std::to_string(universe_size_ > 0 ? universe_size_ : size_) + "\n";
-    }
-    else if (cmd == "get_my_kvsname") {
+    } else if (cmd == "get_my_kvsname") {
         client.out += "cmd=my_kvsname kvsname=" + kvsname_ + "\n";
-    }
-    else if (cmd == "put") {
+    } else if (cmd == "put") {
         handle_put(client, msg);
-    }
-    else if (cmd == "get") {
+    } else if (cmd == "get") {
         handle_get(client, msg);
-    }
-    else if (cmd == "barrier_in") {
+    } else if (cmd == "barrier_in") {
         return handle_barrier(rank);
-    }
-    else if (cmd == "finalize") {
+    } else if (cmd == "finalize") {
         client.finalized = true;
         client.out += "cmd=finalize_ack\n";
-    }
-    else if (cmd == "abort") {
+    } else if (cmd == "abort") {
         if (!abort_) {
             PmiAbort info;
             info.rank = rank;
@@ -241,17 +226,13 @@ Result<void> PmiServer::handle_line(int rank, std::string_view line)
             abort_ = std::move(info);
         }
         // RFC 13 defines no meaningful answer; the client is about to exit.
-    }
-    else if (cmd == "publish_name") {
+    } else if (cmd == "publish_name") {
         client.out += rc_fail("publish_result", "publish_unsupported");
-    }
-    else if (cmd == "unpublish_name") {
+    } else if (cmd == "unpublish_name") {
         client.out += rc_fail("unpublish_result", "unpublish_unsupported");
-    }
-    else if (cmd == "lookup_name") {
+    } else if (cmd == "lookup_name") {
         client.out += rc_fail("lookup_result", "lookup_unsupported");
-    }
-    else {
+    } else {
         return fail(EPROTO, "unknown PMI command " + std::string(cmd.substr(0, 64)));
     }
     return {};
@@ -364,14 +345,12 @@ std::vector<std::pair<int, std::string>> PmiServer::take_output()
 
 bool PmiServer::initialized(int rank) const
 {
-    return rank >= 0 && rank < size_
-           && clients_[static_cast<std::size_t>(rank)].initialized;
+    return rank >= 0 && rank < size_ && clients_[static_cast<std::size_t>(rank)].initialized;
 }
 
 bool PmiServer::finalized(int rank) const
 {
-    return rank >= 0 && rank < size_
-           && clients_[static_cast<std::size_t>(rank)].finalized;
+    return rank >= 0 && rank < size_ && clients_[static_cast<std::size_t>(rank)].finalized;
 }
 
 bool PmiServer::all_finalized() const

@@ -35,8 +35,8 @@ uint32_t count_gpus(hwloc_topology_t topo)
             continue;
         std::string name = o->name ? o->name : "";
         // Display outputs (card0, controlD64) are not compute devices.
-        if (t == HWLOC_OBJ_OSDEV_GPU && (name.rfind("card", 0) == 0 || name.rfind("controlD", 0) == 0 ||
-                                         name.rfind("renderD", 0) == 0))
+        if (t == HWLOC_OBJ_OSDEV_GPU &&
+            (name.rfind("card", 0) == 0 || name.rfind("controlD", 0) == 0 || name.rfind("renderD", 0) == 0))
             continue;
         hwloc_obj_t p = o->parent;
         while (p && p->type != HWLOC_OBJ_PCI_DEVICE)

@@ -99,10 +99,9 @@ Result<void> Resource::init()
     if (!rconf.is_object())
         return fail(EINVAL, "[resource] must be a table");
     for (auto& [k, v] : rconf.items()) {
-        static const char* known[] = {"path", "config", "exclude", "noverify", "verify", "norestrict", "rediscover",
-                                      "scheduling"};
-        if (std::find_if(std::begin(known), std::end(known), [&](const char* n) { return k == n; }) ==
-            std::end(known))
+        static const char* known[] = {"path",   "config",     "exclude",    "noverify",
+                                      "verify", "norestrict", "rediscover", "scheduling"};
+        if (std::find_if(std::begin(known), std::end(known), [&](const char* n) { return k == n; }) == std::end(known))
             return fail(EINVAL, fmt::format("[resource]: unknown key '{}'", k));
     }
     if (rconf.contains("exclude")) {
@@ -123,13 +122,16 @@ Result<void> Resource::init()
         if (!local)
             return std::unexpected(local.error());
         auto host = h_.getattr("hostname");
-        json j{{"rank", rank_}, {"hostname", host ? *host : ""}, {"cores", local->cores.encode()},
+        json j{{"rank", rank_},
+               {"hostname", host ? *host : ""},
+               {"cores", local->cores.encode()},
                {"gpus", local->gpus.encode()}};
         auto f = h_.rpc("resource.register", j.dump(), 0);
         f.then([this](Future& fut) {
             // ENOSYS: rank 0 is already shutting down (a short-lived instance).
             if (auto r = fut.get(); !r)
-                h_.log(r.error().errnum == ENOSYS ? 7 : 3, "resource: cannot register with rank 0: " + r.error().message());
+                h_.log(r.error().errnum == ENOSYS ? 7 : 3,
+                       "resource: cannot register with rank 0: " + r.error().message());
         });
         return {};
     }
@@ -364,8 +366,12 @@ void Resource::drain(const Message& m)
         for (uint32_t r : changed)
             if (auto host = R_->hostname_of(r))
                 (void)hl.append(*host);
-        json ctx{{"idset", changed.encode()}, {"nodelist", hl.encode()}, {"reason", reason},
-                 {"overwrite", mode.empty() || mode == "update" ? 0 : mode == "force" ? 1 : 2}};
+        json ctx{{"idset", changed.encode()},
+                 {"nodelist", hl.encode()},
+                 {"reason", reason},
+                 {"overwrite", mode.empty() || mode == "update" ? 0
+                               : mode == "force"                ? 1
+                                                                : 2}};
         if (auto r = log_.append("drain", ctx); !r) {
             (void)h_.respond_error(m, r.error().errnum, r.error().text);
             return;
@@ -496,17 +502,20 @@ int resource_main(Handle& h, const std::vector<std::string>&)
         }
     };
     for (const auto& e : table) {
-        h.add_handler(MsgType::request, e.topic, [&, fn = e.fn](const Message& m) {
-            if (!res) {
-                early.emplace_back(m, fn);
-                return;
-            }
-            if (!res->is_rank0() && fn != &Resource::disconnect) {
-                (void)h.respond_error(m, EHOSTUNREACH, fmt::format("{} is served by rank 0", m.topic));
-                return;
-            }
-            call(*res, fn, m);
-        }, e.roles);
+        h.add_handler(
+            MsgType::request, e.topic,
+            [&, fn = e.fn](const Message& m) {
+                if (!res) {
+                    early.emplace_back(m, fn);
+                    return;
+                }
+                if (!res->is_rank0() && fn != &Resource::disconnect) {
+                    (void)h.respond_error(m, EHOSTUNREACH, fmt::format("{} is served by rank 0", m.topic));
+                    return;
+                }
+                call(*res, fn, m);
+            },
+            e.roles);
     }
     auto rank = h.rank();
     auto size = h.size();
