@@ -1,6 +1,8 @@
 // flux job attach: output and exit code of a job (see attach.hpp).
 #include "attach.hpp"
 
+#include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +36,14 @@ int waitstatus_to_exitcode(int status, std::string& msg)
     return code;
 }
 
+bool stdin_is_null()
+{
+    struct stat st, null;
+    if (fstat(0, &st) < 0)
+        return true;
+    return S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 && st.st_rdev == null.st_rdev;
+}
+
 namespace {
 
 void write_all(int fd, std::string_view s)
@@ -58,6 +68,10 @@ private:
     void on_event(const json& e);
     void on_output(const json& e);
     void done_one();
+    void start_stdin();
+    void resume_stdin();
+    void read_stdin();
+    void send_input(std::string_view data, bool eof);
 
     Handle& h_;
     std::uint64_t id_;
@@ -71,7 +85,93 @@ private:
     double last_sigint_ = 0;
     std::string partial_[2];  // unterminated lines when labeling, per stream
     Future ev_, out_;
+    // stdin forwarding (RFC 24 guest.input): a header, then data entries.
+    WatcherPtr stdin_w_;
+    bool input_header_sent_ = false, stdin_done_ = false, stdin_regular_ = false;
+    int input_inflight_ = 0;
+    static constexpr int max_input_inflight = 4;
 };
+
+void Attach::start_stdin()
+{
+    struct stat st;
+    stdin_regular_ = fstat(0, &st) == 0 && S_ISREG(st.st_mode);
+    resume_stdin();
+}
+
+// Read stdin while there is room in flight: a regular file (which cannot be
+// polled) at once, anything else when it is readable.
+void Attach::resume_stdin()
+{
+    if (stdin_done_ || input_inflight_ >= max_input_inflight)
+        return;
+    if (stdin_regular_) {
+        while (!stdin_done_ && input_inflight_ < max_input_inflight)
+            read_stdin();
+        return;
+    }
+    if (!stdin_w_)
+        stdin_w_ = h_.reactor().fd(0, EPOLLIN, [this](uint32_t) { read_stdin(); });
+}
+
+void Attach::read_stdin()
+{
+    char buf[65536];
+    ssize_t n = read(0, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        stdin_w_.reset();
+        stdin_done_ = true;
+        send_input({}, true);
+        return;
+    }
+    send_input(std::string_view(buf, static_cast<std::size_t>(n)), false);
+}
+
+// Append to the job's input log. At most a few appends are in flight: while
+// they are, stdin is not read (a fast producer waits for the job).
+void Attach::send_input(std::string_view data, bool eof)
+{
+    json entries = json::array();
+    if (!input_header_sent_) {
+        entries.push_back(json{{"timestamp", wall_time()},
+                               {"name", "header"},
+                               {"context",
+                                {{"version", 1},
+                                 {"encoding", {{"stdin", "UTF-8"}}},
+                                 {"count", {{"stdin", 1}}},
+                                 {"options", json::object()}}}});
+        input_header_sent_ = true;
+    }
+    json ctx{{"stream", "stdin"}, {"rank", o_.stdin_ranks}};
+    if (job::valid_utf8(data)) {
+        ctx["data"] = std::string(data);
+    } else {
+        ctx["data"] = job::base64_encode(data);
+        ctx["encoding"] = "base64";
+    }
+    if (eof)
+        ctx["eof"] = true;
+    entries.push_back(json{{"timestamp", wall_time()}, {"name", "data"}, {"context", ctx}});
+    Future f = h_.rpc("job-info.append", json{{"id", id_}, {"log", "input"}, {"entries", entries}}.dump());
+    input_inflight_++;
+    if (input_inflight_ >= max_input_inflight)
+        stdin_w_.reset();
+    f.then([this](Future& fut) {
+        auto r = fut.get();
+        input_inflight_--;
+        if (!r) {
+            // The job cannot take input (it ended, or it is not ours): stop.
+            if (r.error().errnum != ENOENT && !stdin_done_)
+                errorf("job", "stdin: " + r.error().message());
+            stdin_done_ = true;
+            stdin_w_.reset();
+            return;
+        }
+        resume_stdin();
+    });
+}
 
 void Attach::on_event(const json& e)
 {
@@ -175,6 +275,8 @@ int Attach::run()
     };
     ev_ = watch("eventlog", false);
     out_ = watch("guest.output", true);
+    if (o_.forward_stdin)
+        start_stdin();
     WatcherPtr sigw;
     if (!o_.read_only) {
         sigw = h_.reactor().signal(SIGINT, [this](int) {

@@ -16,7 +16,12 @@ struct AttachOptions {
     bool read_only = false;     ///< do not forward signals
     bool quiet_output = false;  ///< follow the job without printing its output
     std::string wait_event = "clean";
+    bool forward_stdin = false;       ///< send our stdin to the job's input log
+    std::string stdin_ranks = "all";  ///< the tasks that get it (idset or "all")
 };
+
+/// True when fd 0 is /dev/null or closed: nothing to forward.
+bool stdin_is_null();
 
 /// Exit code of a job from its finish wait status: the task exit code, or
 /// 128+signal; `msg` gets flux-core's explanation when nonzero.

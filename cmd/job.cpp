@@ -2,6 +2,7 @@
 // eventlog, wait-event, info, id, last) and flux cancel.
 #include <unistd.h>
 
+#include <algorithm>
 #include <clocale>
 #include <csignal>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/idset.hpp>
 #include <flux/jobid.hpp>
 #include <flux/yaml.hpp>
 
@@ -97,7 +99,13 @@ int job_attach(int argc, char** argv)
     app.add_flag("-E,--show-events", o.show_events, "Show job events on stderr");
     app.add_flag("-r,--read-only", o.read_only, "Do not forward signals");
     app.add_option("-w,--wait-event", o.wait_event, "Wait for EVENT instead of the end of the job");
+    app.add_option("-i,--stdin-ranks", o.stdin_ranks, "Send stdin to only these task ranks (default: all)");
     parse_or_exit(app, argc, argv, "job");
+    if (o.stdin_ranks != "all" && !IdSet::parse(o.stdin_ranks))
+        die("job", fmt::format("invalid --stdin-ranks '{}'", o.stdin_ranks));
+    // Forward stdin from a terminal (reattaching to an interactive job); a
+    // script's stdin is left alone unless --stdin-ranks asks for it.
+    o.forward_stdin = !o.read_only && (isatty(0) || o.stdin_ranks != "all");
     auto h = open_or_die("job");
     return attach(*h, id_or_die(id), o);
 }
@@ -425,14 +433,25 @@ int job_last(int argc, char** argv)
     app.add_option("N", n, "How many (default 1)");
     parse_or_exit(app, argc, argv, "job");
     auto h = open_or_die("job");
-    auto r = h->rpc("job-list.list", json{{"max_entries", n}, {"userid", getuid()}, {"attrs", {"id"}}}.dump()).get();
+    if (n < 1)
+        die("job", "N must be at least 1");
+    // Submission order is id order (ids grow with submission time); job-list
+    // lists pending, running and inactive jobs apart, so sort here.
+    auto r = h->rpc("job-list.list",
+                    R"({"max_entries":0,"attrs":["id"],"constraint":{"userid":[)" + std::to_string(getuid()) + "]}}")
+                 .get();
     if (!r)
         die("job", r.error().message());
-    auto jobs = json::parse(r->payload).at("jobs");
-    if (jobs.empty())
+    std::vector<JobId> ids;
+    json resp = json::parse(r->payload);  // outlives the loop
+    for (const auto& j : resp.at("jobs"))
+        ids.push_back(j.at("id").get<JobId>());
+    if (ids.empty())
         die("job", "no jobs found");
-    for (const auto& j : jobs)
-        fmt::print("{}\n", f58(j.at("id").get<JobId>()));
+    std::size_t k = std::min(ids.size(), static_cast<std::size_t>(n));
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), std::greater<>());
+    for (std::size_t i = 0; i < k; i++)
+        fmt::print("{}\n", f58(ids[i]));
     return 0;
 }
 

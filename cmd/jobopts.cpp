@@ -281,6 +281,8 @@ Result<json> JobOptions::jobspec(const std::vector<std::string>& command_in, int
         set_path(shopts, "output.stderr", json{{"type", "file"}, {"path", err}});
     if (!input.empty())
         set_path(shopts, "input.stdin", json{{"type", "file"}, {"path", input}});
+    else if (!stdin_log_ranks.empty())
+        set_path(shopts, "input.stdin", json{{"type", "log"}, {"ranks", stdin_log_ranks}});
     if (label_io) {
         set_path(shopts, "output.stdout.label", true);
         set_path(shopts, "output.stderr.label", true);

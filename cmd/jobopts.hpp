@@ -26,6 +26,8 @@ struct JobOptions {
     std::vector<std::string> env, env_remove, env_file, setopt, setattr, dependency, rlimit;
     int urgency = 16;
     bool label_io = false, unbuffered = false, dry_run = false;
+    /// Tasks that read stdin from the job's input log (flux run), or empty.
+    std::string stdin_log_ranks;
 
     /// Register the options on `app`.
     void add_to(CLI::App& app);

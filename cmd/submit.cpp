@@ -207,6 +207,17 @@ int run(int argc, char** argv)
         die("run", flags.error().message());
     bool label = o.label_io;
     o.label_io = false;  // labels are added here, not by the shell
+    // stdin goes to the tasks through the job's input log, to every task or
+    // to those --input=IDSET names (unless it is /dev/null: nothing to send).
+    bool forward_stdin = false;
+    std::string stdin_ranks = "all";
+    if (o.input.empty() || IdSet::parse(o.input)) {
+        if (!o.input.empty())
+            stdin_ranks = std::exchange(o.input, "");
+        forward_stdin = o.dry_run || !stdin_is_null();
+    }
+    if (forward_stdin)
+        o.stdin_log_ranks = stdin_ranks;
     auto js = o.jobspec(command);
     if (!js)
         die("run", js.error().message());
@@ -223,6 +234,8 @@ int run(int argc, char** argv)
         fmt::print(stderr, "jobid: {}\n", encode_jobid(id, JobIdEncoding::f58));
     AttachOptions ao;
     ao.label = label;
+    ao.forward_stdin = forward_stdin;
+    ao.stdin_ranks = stdin_ranks;
     return attach(*h, id, ao);
 }
 

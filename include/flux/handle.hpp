@@ -104,6 +104,8 @@ public:
     /// MsgType::response handler for their topic; others go to their Future.
     void add_handler(MsgType type, std::string topic, MsgHandler cb, uint32_t rolemask = role::owner);
     void remove_handler(MsgType type, const std::string& topic);
+    /// Drop every message handler and every pending RPC continuation (a
+    /// module whose main has returned: they may capture its state).
     void clear_handlers();
     /// Control messages (module shutdown etc.) go here.
     void on_control(std::function<void(const Message&)> cb) { control_cb_ = std::move(cb); }

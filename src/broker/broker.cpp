@@ -138,7 +138,7 @@ Result<void> Broker::setup_attrs()
         {"broker.shutdown-timeout", "30"},
         {"tbon.keepalive_period", "1"},
         {"tbon.lost_timeout", "5"},
-        {"broker.modules", "resource,job-manager@0,job-ingest@0,sched-simple@0,job-exec@0"},
+        {"broker.modules", "resource,job-manager@0,job-ingest@0,sched-simple@0,job-exec@0,job-list@0"},
     };
     for (const auto& [k, v] : defaults)
         if (!attrs_.get(k))

@@ -33,6 +33,7 @@ struct Rexec::Proc {
     WatcherPtr out_w, err_w, child_w, in_w;
     bool exited = false;
     int status = 0;
+    bool kill_group = false;  // SIGKILL what is left of its process group when it exits
 };
 
 namespace {
@@ -66,7 +67,7 @@ void Rexec::exec(const Message& req)
     std::vector<std::string> argv;
     std::vector<std::string> env;
     std::string cwd;
-    bool want_stdin = false;
+    bool want_stdin = false, kill_group = false;
     try {
         auto j = json::parse(req.payload);
         argv = j.at("cmd").get<std::vector<std::string>>();
@@ -76,6 +77,7 @@ void Rexec::exec(const Message& req)
         }
         cwd = j.value("cwd", "");
         want_stdin = j.value("stdin", false);
+        kill_group = j.value("kill_group", false);
     } catch (const std::exception& e) {
         broker_.respond_error(req, EPROTO, fmt::format("rexec.exec: malformed request: {}", e.what()));
         return;
@@ -183,9 +185,12 @@ void Rexec::exec(const Message& req)
     };
     reader(p->out_fd, p->out_w, "stdout");
     reader(p->err_fd, p->err_w, "stderr");
+    p->kill_group = kill_group;
     p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) {
         raw->exited = true;
         raw->status = status;
+        if (raw->kill_group)
+            ::kill(-raw->pid, SIGKILL);  // e.g. the tasks of a job shell that died
         finish(*raw);
     });
     procs_.emplace(pid, std::move(p));

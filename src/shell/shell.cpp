@@ -20,12 +20,14 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <flux/clock.hpp>
 #include <flux/handle.hpp>
+#include <flux/idset.hpp>
 #include <flux/jobid.hpp>
 #include <flux/jobspec.hpp>
 #include <flux/jobutil.hpp>
@@ -65,6 +67,10 @@ struct Task {
     int out_fd = -1, err_fd = -1, pmi_fd = -1;
     WatcherPtr out_w, err_w, pmi_w, child_w;
     std::string pmi_in;
+    int in_fd = -1;       // write end of the task's stdin (forwarded input)
+    std::string in_buf;   // input not yet written
+    bool in_eof = false;  // close stdin once in_buf is written
+    WatcherPtr in_w;
 };
 
 class Shell {
@@ -77,6 +83,9 @@ private:
     void start_tasks();
     Result<void> spawn(Task& t);
     void on_output(Task& t, bool is_stderr);
+    void watch_input();
+    void on_input(const json& entry);
+    void pump_input(std::size_t idx);
     void on_pmi(std::size_t idx);
     void send_pmi_output();
     void on_exit(Task& t, int status);
@@ -110,6 +119,12 @@ private:
     bool done_ = false;
     int exit_code_ = 0;
     bool pmi_debug_ = getenv("FLUX_PMI_DEBUG") != nullptr;
+    // Standard input: /dev/null, a file (input.stdin type "file"), or the
+    // job's input log (type "log", written by flux run / flux job attach),
+    // to the tasks in stdin_ranks_ (all when unset).
+    std::string stdin_type_, stdin_path_;
+    std::optional<IdSet> stdin_ranks_;
+    Future input_watch_;
 };
 
 void Shell::emit(const std::string& name, json ctx)
@@ -245,6 +260,26 @@ Result<void> Shell::init()
                 label_[s] = st->value("label", false);
         }
     }
+    if (auto in = options_.find("input"); in != options_.end() && in->is_object()) {
+        auto st = in->find("stdin");
+        if (st != in->end() && st->is_object()) {
+            stdin_type_ = st->value("type", "");
+            if (stdin_type_ != "file" && stdin_type_ != "log")
+                return fail(EINVAL, fmt::format("input.stdin: unknown type \"{}\"", stdin_type_));
+            stdin_path_ = st->value("path", "");
+            if (stdin_type_ == "file" && stdin_path_.empty())
+                return fail(EINVAL, "input.stdin: a file needs a path");
+            if (!stdin_path_.starts_with("/") && !js_.cwd.empty())
+                stdin_path_ = js_.cwd + "/" + stdin_path_;
+            std::string ranks = st->value("ranks", "all");
+            if (ranks != "all") {
+                auto ids = IdSet::parse(ranks);
+                if (!ids)
+                    return fail(EINVAL, "input.stdin: ranks: " + ids.error().message());
+                stdin_ranks_ = std::move(*ids);
+            }
+        }
+    }
     if (shell_rank_ == 0)
         emit("header", json{{"version", 1},
                             {"encoding", {{"stdout", "UTF-8"}, {"stderr", "UTF-8"}}},
@@ -282,9 +317,12 @@ Result<void> Shell::init()
 
 Result<void> Shell::spawn(Task& t)
 {
-    int out[2], err[2], pmi[2];
+    int out[2], err[2], pmi[2], in[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pmi) < 0)
+        return fail(errno, strerror(errno));
+    bool gets_input = !stdin_type_.empty() && (!stdin_ranks_ || stdin_ranks_->contains(t.rank));
+    if (gets_input && stdin_type_ == "log" && pipe2(in, O_CLOEXEC) < 0)
         return fail(errno, strerror(errno));
     std::vector<std::string> env = env_;
     env.push_back(fmt::format("FLUX_TASK_RANK={}", t.rank));
@@ -304,7 +342,12 @@ Result<void> Shell::spawn(Task& t)
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (in[0] >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    else if (gets_input)
+        posix_spawn_file_actions_addopen(&fa, 0, stdin_path_.c_str(), O_RDONLY, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawn_file_actions_adddup2(&fa, pmi[1], 3);
@@ -323,6 +366,11 @@ Result<void> Shell::spawn(Task& t)
     close(out[1]);
     close(err[1]);
     close(pmi[1]);
+    if (in[0] >= 0) {
+        close(in[0]);
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        t.in_fd = in[1];
+    }
     t.out_fd = out[0];
     t.err_fd = err[0];
     t.pmi_fd = pmi[0];
@@ -446,6 +494,87 @@ void Shell::on_output(Task& t, bool is_stderr)
     emit("data", std::move(ctx));
 }
 
+// Follow the job's input log (RFC 24 guest.input): data entries for stdin go
+// to the tasks they name; eof closes their stdin once written.
+void Shell::watch_input()
+{
+    input_watch_ = h_.rpc("job-info.eventlog-watch", json{{"id", id_}, {"path", "guest.input"}}.dump(), NODEID_ANY,
+                          msgflag::streaming);
+    input_watch_.then([this](Future& f) {
+        auto r = f.get();
+        f.reset();
+        if (!r) {
+            if (r.error().errnum != ENODATA)
+                log_error("stdin: " + r.error().message());
+            return;
+        }
+        try {
+            on_input(json::parse(r->payload).at("event"));
+        } catch (const std::exception& ex) {
+            log_error(fmt::format("stdin: malformed input entry: {}", ex.what()));
+        }
+    });
+}
+
+void Shell::on_input(const json& entry)
+{
+    if (entry.value("name", "") != "data")
+        return;
+    const json& ctx = entry.at("context");
+    if (ctx.value("stream", "stdin") != "stdin")
+        return;
+    std::string data = ctx.value("data", "");
+    if (ctx.value("encoding", "") == "base64") {
+        data = job::base64_decode(data);
+    }
+    std::string ranks = ctx.value("rank", "all");
+    std::optional<IdSet> to;
+    if (ranks != "all") {
+        auto ids = IdSet::parse(ranks);
+        if (!ids) {
+            log_error("stdin: " + ids.error().message());
+            return;
+        }
+        to = std::move(*ids);
+    }
+    bool eof = ctx.value("eof", false);
+    for (std::size_t i = 0; i < tasks_.size(); i++) {
+        Task& t = tasks_[i];
+        if (t.in_fd < 0 || (to && !to->contains(t.rank)))
+            continue;
+        t.in_buf += data;
+        t.in_eof = t.in_eof || eof;
+        pump_input(i);
+    }
+}
+
+// Write what a task's stdin can take now; wait for room for the rest.
+void Shell::pump_input(std::size_t idx)
+{
+    Task& t = tasks_[idx];
+    while (!t.in_buf.empty()) {
+        ssize_t n = write(t.in_fd, t.in_buf.data(), t.in_buf.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!t.in_w)
+                t.in_w = h_.reactor().fd(t.in_fd, EPOLLOUT, [this, idx](uint32_t) { pump_input(idx); });
+            return;
+        }
+        if (n < 0) {  // the task closed its stdin: drop what is left
+            t.in_buf.clear();
+            t.in_eof = true;
+            break;
+        }
+        t.in_buf.erase(0, static_cast<std::size_t>(n));
+    }
+    t.in_w.reset();
+    if (t.in_eof) {
+        close(t.in_fd);
+        t.in_fd = -1;
+    }
+}
+
 void Shell::on_pmi(std::size_t idx)
 {
     Task& t = tasks_[idx];
@@ -522,6 +651,8 @@ int Shell::run()
     }
     prepare_ = h_.reactor().prepare([this] { flush_output(); });
     start_tasks();
+    if (stdin_type_ == "log")
+        watch_input();
     check_done();
     if (!done_)
         h_.reactor().run();

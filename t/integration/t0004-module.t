@@ -18,7 +18,7 @@ ok "reload" flux module reload hello
 output_has "still listed after reload" '^hello ' flux module list
 ok "remove" flux module remove hello
 ok "list no longer shows it" bash -c "! flux module list | grep -q '^hello '"
-output_is "the default modules are still there" "job-exec job-ingest job-manager resource sched-simple" \
+output_is "the default modules are still there" "job-exec job-ingest job-list job-manager resource sched-simple" \
     bash -c "flux module list | tail -n +2 | awk '{print \$1}' | sort | xargs"
 exit_code 1 "remove an unloaded module fails" flux module remove hello
 ok "remove -f of an unloaded module succeeds" flux module remove -f hello

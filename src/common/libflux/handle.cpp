@@ -283,6 +283,13 @@ void Handle::remove_handler(MsgType type, const std::string& topic)
 void Handle::clear_handlers()
 {
     handlers_->entries.clear();
+    // RPC continuations may capture the same state: answers that still come
+    // are dropped.
+    for (auto& [tag, st] : handlers_->pending) {
+        st->cb = nullptr;
+        st->timer.reset();
+    }
+    handlers_->pending.clear();
 }
 
 void Handle::on_ready()

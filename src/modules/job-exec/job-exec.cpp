@@ -4,9 +4,12 @@
 // PMI key exchanges between them, delivers signals, enforces the time limit
 // and reports start, exceptions, finish and release. Rank 0 only.
 // The handler table is at the bottom of this file.
-#include <csignal>
-#include <ctime>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <ctime>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -124,6 +127,17 @@ void Exec::start(const Message& m)
         job->shells.push_back(Shell{rank});
     Job& ref = *job;
     jobs_.emplace(job->id, std::move(job));
+    if (ref.userid != getuid()) {
+        // Shells run as the instance owner; running another user's tasks
+        // needs a setuid helper (flux-core's IMP), which is not configured.
+        exception(ref, "exec",
+                  fmt::format("cannot run a job of user {} in an instance owned by user {}: "
+                              "multi-user execution is not configured",
+                              ref.userid, getuid()));
+        for (std::size_t i = 0; i < ref.shells.size(); i++)
+            shell_done(ref, i, 0);
+        return;
+    }
     if (double exp = R->expiration(); exp > 0) {
         JobId id = ref.id;
         ref.expire = h_.reactor().timer(std::max(exp - wall_time(), 0.0), 0, [this, id] {
@@ -142,7 +156,7 @@ void Exec::start(const Message& m)
 void Exec::launch(Job& job, std::size_t i)
 {
     JobId id = job.id;
-    json req{{"cmd", json::array({shell_, std::to_string(id)})}};
+    json req{{"cmd", json::array({shell_, std::to_string(id)})}, {"kill_group", true}};
     Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
     f.then([this, id, i](Future& fut) {
         auto r = fut.get();
@@ -189,6 +203,12 @@ void Exec::shell_done(Job& job, std::size_t i, int status)
         return;
     sh.done = true;
     sh.status = status;
+    if (WIFSIGNALED(status) && !job.failed) {
+        // Not our doing (ours follows an exception): the shell died. Its
+        // tasks went with it (kill_group); end the job's other shells too.
+        exception(job, "exec", fmt::format("job shell on rank {} died: {}", sh.rank, strsignal(WTERMSIG(status))));
+        signal_all(job, SIGKILL);
+    }
     if (job.ndone == 0 || job::exit_code(status) > job::exit_code(job.status))
         job.status = status;
     if (++job.ndone < job.shells.size())

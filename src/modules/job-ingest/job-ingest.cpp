@@ -6,6 +6,8 @@
 #include <ctime>
 #include <unordered_map>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +63,16 @@ void Ingest::submit(const Message& m)
     int urgency = req.value("urgency", 16);
     int flags = req.value("flags", 0);
     bool owner = (m.rolemask & role::owner) != 0;
+    if (!owner && m.userid != getuid()) {
+        // Job shells run as the instance owner; another user's tasks would
+        // need a setuid helper (flux-core's IMP), which is not configured.
+        // Refuse now rather than let the job fail when it would start.
+        (void)h_.respond_error(m, EPERM,
+                               fmt::format("multi-user execution is not configured: only the instance owner "
+                                           "(uid {}) can run jobs here",
+                                           getuid()));
+        return;
+    }
     if (urgency < 0 || urgency > 31) {
         (void)h_.respond_error(m, EINVAL, "urgency must be in the range 0-31");
         return;

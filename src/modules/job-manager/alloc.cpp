@@ -138,12 +138,12 @@ void JobManager::alloc_response(const Message& m)
             return;
         case 2:  // deny
             job->alloc_pending = false;
-            job->annotations = nullptr;
+            clear_annotations(*job);
             fatal_exception(*job, "alloc", resp.value("note", "resource allocation denied"), 0);
             return;
         case 3:  // canceled
             job->alloc_pending = false;
-            job->annotations = nullptr;
+            clear_annotations(*job);
             if (job->state == State::CLEANUP)
                 advance(*job);
             else if (job->state == State::SCHED)

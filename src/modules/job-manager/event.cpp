@@ -121,6 +121,15 @@ void JobManager::journal_only(Job& job, const std::string& name, const json& con
                                   wall_time(), name, context.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+// The scheduler's annotations lapse when it gives up on a job (deny, cancel).
+void JobManager::clear_annotations(Job& job)
+{
+    if (job.annotations.is_null())
+        return;
+    job.annotations = nullptr;
+    journal_only(job, "annotations", json{{"annotations", nullptr}});
+}
+
 JobResult JobManager::result_of(const Job& job) const
 {
     if (job.fatal) {

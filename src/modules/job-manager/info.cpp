@@ -17,6 +17,8 @@ Result<Log> log_of(const std::string& path)
         return Log::output;
     if (path == "guest.exec.eventlog" || path == "exec")
         return Log::exec;
+    if (path == "guest.input" || path == "input")
+        return Log::input;
     return fail(EINVAL, fmt::format("unknown eventlog path \"{}\"", path));
 }
 
@@ -142,19 +144,29 @@ void JobManager::notify(JobId id, Log log, const std::string& entry)
             out(Message::response_to(w.req, fmt::format(R"({{"event":{}}})", entry)));
 }
 
-// job-info.append {id, log: output|exec, entries: [ENTRY...]} (job shells)
+// job-info.append {id, log: output|exec|input, entries: [ENTRY...]}: job
+// shells write output and exec logs (instance owner only); the job's user
+// writes its standard input (flux run, flux job attach).
 void JobManager::output_append(const Message& m)
 {
     auto req = json::parse(m.payload);
     JobId id = req.at("id").get<JobId>();
     auto log = log_of(req.value("log", "output"));
     if (!log || *log == Log::eventlog) {
-        respond_error(m, EINVAL, "job-info.append: log must be output or exec");
+        respond_error(m, EINVAL, "job-info.append: log must be output, exec or input");
+        return;
+    }
+    if (*log != Log::input && !(m.rolemask & role::owner)) {
+        respond_error(m, EPERM, "only job shells may append to a job's output");
         return;
     }
     Job* job = find(id);
     if (!job || job->state == State::INACTIVE) {
         respond_error(m, ENOENT, "job is not active");
+        return;
+    }
+    if (*log == Log::input && !may_access(m, job->userid)) {
+        respond_error(m, EPERM, "guests may only send input to their own jobs");
         return;
     }
     for (const auto& e : req.at("entries")) {
@@ -163,7 +175,7 @@ void JobManager::output_append(const Message& m)
             return;
         }
         std::string text = e.dump(-1, ' ', false, json::error_handler_t::replace);
-        std::uint32_t& seq = *log == Log::output ? job->oseq : job->xseq;
+        std::uint32_t& seq = *log == Log::output ? job->oseq : *log == Log::input ? job->iseq : job->xseq;
         if (auto r = db_->append(id, *log, seq++, text); !r) {
             respond_error(m, r.error().errnum, r.error().message());
             return;
@@ -174,14 +186,58 @@ void JobManager::output_append(const Message& m)
 }
 
 // job-manager.events-journal (streaming): every event of every job from now
-// on, in batches {events: [{id, entry, jobspec?, R?}]}.
+// on, in batches {events: [{id, entry, jobspec?, R?}]}. With {"full": true}
+// the stored history of every job comes first, in id order, so a reader that
+// starts late (job-list reloaded) knows every job.
 void JobManager::journal(const Message& m)
 {
     if (!m.has_flag(msgflag::streaming)) {
         respond_error(m, EPROTO, "events-journal requires a streaming request");
         return;
     }
+    json req = m.payload.empty() ? json::object() : json::parse(m.payload);
+    if (req.is_object() && req.value("full", false)) {
+        if (auto r = replay_journal(m); !r) {
+            respond_error(m, r.error().errnum, r.error().message());
+            return;
+        }
+    }
     journals_.push_back(m);
+}
+
+Result<void> JobManager::replay_journal(const Message& m)
+{
+    auto ids = db_->ids(false);
+    if (!ids)
+        return std::unexpected(ids.error());
+    constexpr size_t per_response = 256;  // jobs per response
+    std::string batch;
+    size_t n = 0;
+    for (std::uint64_t id : *ids) {
+        auto entries = db_->entries(id, Log::eventlog);
+        if (!entries)
+            return std::unexpected(entries.error());
+        for (const auto& entry : *entries) {
+            std::string extra;
+            if (entry.find(R"("name":"submit")") != std::string::npos) {
+                auto spec = db_->jobspec(id);
+                extra = fmt::format(R"(,"jobspec":{})", spec ? *spec : "null");
+            } else if (entry.find(R"("name":"alloc")") != std::string::npos) {
+                auto R = db_->R(id);
+                extra = fmt::format(R"(,"R":{})", R ? *R : "null");
+            }
+            if (!batch.empty())
+                batch += ',';
+            batch += fmt::format(R"({{"id":{},"entry":{}{}}})", id, entry, extra);
+        }
+        if (++n % per_response == 0) {
+            respond(m, fmt::format(R"({{"events":[{}]}})", batch));
+            batch.clear();
+        }
+    }
+    if (!batch.empty())
+        respond(m, fmt::format(R"({{"events":[{}]}})", batch));
+    return {};
 }
 
 }  // namespace flux::jobmgr

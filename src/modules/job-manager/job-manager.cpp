@@ -17,8 +17,21 @@ JobManager::JobManager(Handle& h, std::unique_ptr<JobDb> db) : h_(h), db_(std::m
         max_id_ = *id;
 }
 
+// Unloading: end every stream so its reader knows (a journal reader with
+// ENODATA, as flux-core; watchers and waiters with ENOSYS).
 JobManager::~JobManager()
 {
+    flush();
+    for (const auto& j : journals_)
+        respond_error(j, ENODATA, "");
+    for (const auto& [id, list] : watches_)
+        for (const auto& w : list)
+            respond_error(w.req, ENOSYS, "job-manager unloaded");
+    for (const auto& w : waiters_)
+        respond_error(w.first, ENOSYS, "job-manager unloaded");
+    for (const auto* v : {&drain_waiters_, &idle_waiters_})
+        for (const auto& m : *v)
+            respond_error(m, ENOSYS, "job-manager unloaded");
     flush();
 }
 
@@ -137,7 +150,7 @@ int job_manager_main(Handle& h, const std::vector<std::string>& args)
         {MsgType::request, "job-info.lookup", &JobManager::lookup, role::all},
         {MsgType::request, "job-info.eventlog-watch", &JobManager::eventlog_watch, role::all},
         {MsgType::request, "job-info.eventlog-watch-cancel", &JobManager::watch_cancel, role::all},
-        {MsgType::request, "job-info.append", &JobManager::output_append, role::owner},
+        {MsgType::request, "job-info.append", &JobManager::output_append, role::all},
         {MsgType::request, "job-info.disconnect", &JobManager::disconnect, role::all},
     };
     for (const auto& e : table) {

@@ -50,6 +50,7 @@ struct Job {
     std::string R;           ///< the allocation, while held
     std::uint32_t seq = 0;   ///< next eventlog sequence number
     std::uint32_t oseq = 0;  ///< next output log sequence number
+    std::uint32_t iseq = 0;  ///< next input log sequence number
     std::uint32_t xseq = 0;  ///< next exec log sequence number
 
     bool alloc_pending = false;  ///< sched.alloc sent, not answered

@@ -240,10 +240,12 @@ Result<std::vector<std::string>> JobDb::entries(std::uint64_t id, Log log)
     return out;
 }
 
-Result<std::vector<std::uint64_t>> JobDb::active_ids()
+Result<std::vector<std::uint64_t>> JobDb::ids(bool active_only)
 {
+    const char* sql =
+        active_only ? "SELECT id FROM jobs WHERE inactive = 0 ORDER BY id" : "SELECT id FROM jobs ORDER BY id";
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT id FROM jobs WHERE inactive = 0 ORDER BY id", -1, &st, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
         return std::unexpected(error("prepare"));
     std::vector<std::uint64_t> out;
     while (sqlite3_step(st) == SQLITE_ROW)

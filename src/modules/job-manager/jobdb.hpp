@@ -19,7 +19,7 @@ struct sqlite3_stmt;
 namespace flux::jobmgr {
 
 /// Which log of a job an entry belongs to.
-enum class Log : int { eventlog = 0, output = 1, exec = 2 };
+enum class Log : int { eventlog = 0, output = 1, exec = 2, input = 3 };
 
 class JobDb {
 public:
@@ -41,8 +41,8 @@ public:
     /// Entries of a log in order, each without a trailing newline.
     Result<std::vector<std::string>> entries(std::uint64_t id, Log log);
 
-    /// Ids of jobs not marked inactive, ascending (for restart).
-    Result<std::vector<std::uint64_t>> active_ids();
+    /// Ids of every stored job, or of those not marked inactive, ascending.
+    Result<std::vector<std::uint64_t>> ids(bool active_only);
     /// The highest job id ever stored (0 if none).
     Result<std::uint64_t> max_id();
 

@@ -47,6 +47,7 @@ public:
     void watch_cancel(const Message& m);
     void output_append(const Message& m);
     void journal(const Message& m);
+    Result<void> replay_journal(const Message& m);
     void list(const Message& m);
     void queue_status(const Message& m);  // queue.cpp
     void queue_enable(const Message& m);
@@ -66,6 +67,7 @@ private:
     void post(Job& job, const std::string& name, const ojson& context = ojson::object());
     /// Journal-only event (not persisted, not in the eventlog): annotations.
     void journal_only(Job& job, const std::string& name, const json& context);
+    void clear_annotations(Job& job);
     void post_text(Job& job, const std::string& name, const std::string& context_text);
     void advance(Job& job);
     void enter_inactive(Job& job);
