@@ -78,9 +78,10 @@ int version(int argc, char** argv)
             fmt::print("{:<16}{}\n", "FLUX_URI:", getenv("FLUX_URI"));
         }
     }
-    int maj, min, pat;
-    zmq_version(&maj, &min, &pat);
-    unsigned hv = hwloc_get_api_version();
+    // The versions built against (headers only: the flux command loads
+    // neither library).
+    int maj = ZMQ_VERSION_MAJOR, min = ZMQ_VERSION_MINOR, pat = ZMQ_VERSION_PATCH;
+    unsigned hv = HWLOC_API_VERSION;
     fmt::print("{:<16}+zmq=={}.{}.{}+hwloc=={}.{}.{}\n", "build-options:", maj, min, pat, hv >> 16, (hv >> 8) & 0xff,
                hv & 0xff);
     return 0;

@@ -84,7 +84,17 @@ public:
     TimerPtr timer(double after, double repeat, std::function<void()> cb);
     /// A ZeroMQ socket (void* as from cppzmq's handle()): the callback runs
     /// while the socket has a message to read. It should read a bounded batch.
+    /// (Defined with the ZeroMQ code, so that clients need not load libzmq.)
     WatcherPtr zmq(void* socket, std::function<void()> cb);
+    /// An edge-triggered fd whose readiness only `probe(key)` can tell (as a
+    /// ZeroMQ socket's ZMQ_FD): the callback runs while the probe says yes.
+    /// The probe is asked after the fd signals, after touch(key), and again
+    /// after each callback, never otherwise.
+    WatcherPtr edge(int fd, void* key, bool (*probe)(void*), std::function<void()> cb);
+    /// `key` was used on this thread in a way that may consume its fd's edge
+    /// (any ZeroMQ operation on a socket): the thread's reactor asks its
+    /// probe again (one reactor per thread watches edge fds).
+    static void touch(void* key);
     /// Signals are delivered through signalfd: the signal is blocked in the
     /// calling thread (other threads must block it too).
     WatcherPtr signal(int signum, std::function<void(int)> cb);

@@ -134,7 +134,7 @@ Result<void> Broker::setup_attrs()
         {"log-stderr-level", "3"},
         {"log-forward-level", "7"},
         {"log-ring-size", "1024"},
-        {"broker.poll-spin-us", "100"},
+        {"broker.poll-spin-us", "0"},
         {"broker.shutdown-timeout", "30"},
         {"tbon.keepalive_period", "1"},
         {"tbon.lost_timeout", "5"},
@@ -153,7 +153,9 @@ Result<void> Broker::setup_attrs()
                                             attrs_.get_or(name, "")));
     }
     auto ring = attrs_.get_number("log-ring-size", 1024, 1, 1e7);
-    auto spin = attrs_.get_number("broker.poll-spin-us", 100, 0, 1e6);
+    // Spinning buys no latency here and costs throughput when cores are few
+    // (every module thread and job shell would spin): off unless asked.
+    auto spin = attrs_.get_number("broker.poll-spin-us", 0, 0, 1e6);
     auto grace = attrs_.get_number("broker.shutdown-timeout", 30, 0, 1e6);
     for (const auto* r : {&ring, &spin, &grace})
         if (!*r)

@@ -68,7 +68,6 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
         role::all);
     // "Running" means main has set up and entered its reactor.
     h.reactor().on_run([&] { (void)h.send(status(modstatus_running, "")); });
-    h.reactor().set_spin(50e-6);
     int rc = -1;
     std::string err;
     try {
@@ -431,6 +430,7 @@ void ModuleHost::unload_all(double timeout)
             double left = deadline - broker_.reactor().now();
             if (left <= 0)
                 break;
+            zmqutil::touch(m.zsock_);  // the reactor must look at it again
             zmq_pollitem_t item = {m.zsock_, 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&item, 1, static_cast<long>(left * 1000) + 1) <= 0)
                 continue;

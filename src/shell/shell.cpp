@@ -91,7 +91,7 @@ private:
     void on_exit(Task& t, int status);
     void emit(const std::string& name, json ctx);
     void log_error(const std::string& msg);
-    void flush_output();
+    void flush_output(bool final = false);
     void check_done();
     std::string file_for(const std::string& stream) const;
 
@@ -144,9 +144,12 @@ void Shell::log_error(const std::string& msg)
                           {"data", line}});
 }
 
-void Shell::flush_output()
+// Send the output entries gathered so far (called before the loop blocks).
+// The header alone waits for company unless `final`: a job without output
+// then costs one append, not two.
+void Shell::flush_output(bool final)
 {
-    if (pending_.empty())
+    if (pending_.empty() || (!final && pending_.size() == 1 && (*pending_.begin())["name"] == "header"))
         return;
     json req{{"id", id_}, {"log", "output"}, {"entries", std::move(pending_)}};
     pending_ = json::array();
@@ -627,7 +630,7 @@ void Shell::check_done()
     if (done_ || exited_ < tasks_.size() || open_streams_ > 0)
         return;
     if (!pending_.empty())
-        flush_output();
+        flush_output(true);
     if (inflight_ > 0)
         return;
     done_ = true;
@@ -645,7 +648,7 @@ int Shell::run()
     if (auto r = init(); !r) {
         fprintf(stderr, "flux-shell: job %ju: %s\n", static_cast<uintmax_t>(id_), r.error().message().c_str());
         log_error(r.error().message());
-        flush_output();
+        flush_output(true);
         h_.reactor().run();
         return 1;
     }
@@ -669,7 +672,7 @@ int Shell::run()
 int main(int argc, char** argv)
 {
     using namespace flux;
-    setlocale(LC_ALL, "");
+    setlocale(LC_CTYPE, "");  // f58 ids with ƒ under UTF-8; the only category used
     // Block job-control signals at once: a cancel may arrive while we start
     // (they reach the tasks through the process group; see Shell::run).
     sigset_t block;

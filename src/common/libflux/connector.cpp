@@ -1,4 +1,5 @@
-// Connectors: the local (UNIX socket, RFC 3 stream framing) and ZeroMQ PAIR transports.
+// The local connector (UNIX socket, RFC 3 stream framing). The ZeroMQ PAIR
+// connector is in zmqutil.cpp, so that clients do not load libzmq.
 #include <flux/handle.hpp>
 
 #include <fcntl.h>
@@ -7,11 +8,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <cstring>
-
-#include "zmqutil.hpp"
 
 namespace flux {
 
@@ -98,36 +96,6 @@ private:
     bool eof_ = false;
 };
 
-class ZmqConnector : public Connector {
-public:
-    explicit ZmqConnector(void* sock) : sock_(sock) {}
-    // Default linger: the last messages (a module's exit status) must reach
-    // the broker, which always reads its end before closing it.
-    ~ZmqConnector() override { zmq_close(sock_); }
-
-    Result<void> send(const Message& msg) override { return zmqutil::send(sock_, msg); }
-
-    Result<std::optional<Message>> recv() override
-    {
-        for (;;) {
-            auto f = zmqutil::recv_frames(sock_);
-            if (!f)
-                return fail(ECONNRESET, "zmq recv: " + f.error().message());
-            if (!*f)
-                return std::optional<Message>();
-            auto m = zmqutil::decode(**f);
-            if (m)
-                return std::optional<Message>(std::move(*m));
-            // malformed: drop and keep reading
-        }
-    }
-
-    WatcherPtr watch(Reactor& r, std::function<void()> ready) override { return r.zmq(sock_, std::move(ready)); }
-
-private:
-    void* sock_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Connector>> connect_local(const std::string& path)
@@ -161,11 +129,6 @@ Result<std::unique_ptr<Connector>> connect_local(const std::string& path)
         return fail(b, "broker refused connection: " + std::string(strerror(b)));
     }
     return std::unique_ptr<Connector>(std::make_unique<LocalConnector>(fd));
-}
-
-std::unique_ptr<Connector> connector_from_zmq(void* zsock)
-{
-    return std::make_unique<ZmqConnector>(zsock);
 }
 
 }  // namespace flux

@@ -162,8 +162,9 @@ Handle::Handle(std::unique_ptr<Connector> conn)
     : reactor_(std::make_unique<Reactor>()), conn_(std::move(conn)), handlers_(std::make_unique<Handlers>())
 {
     watcher_ = conn_->watch(*reactor_, [this] { on_ready(); });
-    // Clients mostly wait for an answer that comes within microseconds.
-    double spin = 200e-6;
+    // Polling instead of sleeping (FLUX_HANDLE_SPIN_US) can shave wake-up
+    // latency, but steals the cores that jobs and the broker need: off.
+    double spin = 0;
     if (const char* s = getenv("FLUX_HANDLE_SPIN_US"))
         spin = std::atof(s) * 1e-6;
     reactor_->set_spin(spin);

@@ -8,7 +8,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +20,9 @@
 namespace flux {
 
 namespace {
+
+// Keys passed to Reactor::touch on this thread since its reactor last looked.
+thread_local std::vector<void*> touched_keys;
 
 // Which watcher's registration of an fd is current, per epoll set. A new
 // watcher on an fd takes the registration over (a watcher is often
@@ -131,22 +133,30 @@ public:
     int epfd_;
 };
 
+// An edge-triggered fd with a readiness probe (ZeroMQ sockets). Probing can
+// be costly (libzmq polls its mailbox), so it is done only while the watcher
+// may be ready: after its fd signaled, after Reactor::touch, or while the
+// last answer was yes.
 class ZmqWatcher : public FdWatcher {
 public:
-    ZmqWatcher(Reactor& r, void* sock, int zfd, std::function<void()> cb, int epfd)
-        : FdWatcher(r, zfd, EPOLLIN | EPOLLET, nullptr, epfd), sock_(sock), zcb_(share(std::move(cb)))
+    ZmqWatcher(Reactor& r, void* sock, bool (*probe)(void*), int zfd, std::function<void()> cb, int epfd)
+        : FdWatcher(r, zfd, EPOLLIN | EPOLLET, nullptr, epfd), sock_(sock), probe_(probe), zcb_(share(std::move(cb)))
     {
         kind_ = k_zmq;
     }
-    bool readable() const
+    bool readable()
     {
-        int events = 0;
-        size_t len = sizeof(events);
-        if (zmq_getsockopt(sock_, ZMQ_EVENTS, &events, &len) < 0)
+        if (!check_)
             return false;
-        return (events & ZMQ_POLLIN) != 0;
+        if (!probe_(sock_)) {
+            check_ = false;
+            return false;
+        }
+        return true;
     }
     void* sock_;
+    bool (*probe_)(void*);
+    bool check_ = true;
     std::shared_ptr<std::function<void()>> zcb_;
 };
 
@@ -392,6 +402,21 @@ void Reactor::run_once(bool nowait)
 {
     auto& im = *impl_;
     update_time();
+    // Sockets used since the last look may hold messages their fd will
+    // not announce (see ZmqWatcher::readable).
+    auto mark_touched_zmq = [&] {
+        if (touched_keys.empty())
+            return;
+        std::vector<void*> keys;
+        keys.swap(touched_keys);
+        for (void* sock : keys)
+            for (uint64_t id : im.zmqs)
+                if (auto it = im.all.find(id); it != im.all.end()) {
+                    auto* zw = static_cast<ZmqWatcher*>(it->second);
+                    if (zw->sock_ == sock)
+                        zw->check_ = true;
+                }
+    };
     auto call_hooks = [&](const std::vector<uint64_t>& ids) {
         if (ids.empty())
             return;
@@ -407,6 +432,7 @@ void Reactor::run_once(bool nowait)
     call_hooks(im.prepares);
 
     bool busy = nowait || !im.idles.empty() || !im.deferred.empty();
+    mark_touched_zmq();
     if (!busy) {
         for (uint64_t id : im.zmqs) {
             auto it = im.all.find(id);
@@ -480,8 +506,8 @@ void Reactor::run_once(bool nowait)
                 auto cb = cw->cb_;
                 (*cb)(cw->pid_, r < 0 ? 0 : status);
             }
-        }
-        // zmq watchers: edge wake-up only; readiness is checked below.
+        } else if (w->kind_ == k_zmq)
+            static_cast<ZmqWatcher*>(w)->check_ = true;  // readiness is checked below
     }
     // Expired timers, in deadline order.
     while (!im.timers.empty() && im.timers.begin()->first <= now_) {
@@ -505,6 +531,7 @@ void Reactor::run_once(bool nowait)
         (*cb)();
     }
     if (!im.zmqs.empty()) {
+        mark_touched_zmq();
         std::vector<uint64_t> copy = im.zmqs;
         for (uint64_t id : copy) {
             auto it = im.all.find(id);
@@ -546,14 +573,17 @@ TimerPtr Reactor::timer(double after, double repeat, std::function<void()> cb)
     return w;
 }
 
-WatcherPtr Reactor::zmq(void* socket, std::function<void()> cb)
+WatcherPtr Reactor::edge(int fd, void* key, bool (*probe)(void*), std::function<void()> cb)
 {
-    int zfd = -1;
-    size_t len = sizeof(zfd);
-    zmq_getsockopt(socket, ZMQ_FD, &zfd, &len);
-    auto w = std::make_unique<ZmqWatcher>(*this, socket, zfd, std::move(cb), impl_->epfd);
+    auto w = std::make_unique<ZmqWatcher>(*this, key, probe, fd, std::move(cb), impl_->epfd);
     w->start();
     return w;
+}
+
+void Reactor::touch(void* key)
+{
+    if (touched_keys.empty() || touched_keys.back() != key)
+        touched_keys.push_back(key);
 }
 
 WatcherPtr Reactor::signal(int signum, std::function<void(int)> cb)

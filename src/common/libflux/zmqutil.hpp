@@ -25,4 +25,10 @@ Result<std::optional<Frames>> recv_frames(void* sock);
 /// Decode frames[skip..] as a message.
 Result<Message> decode(const Frames& frames, size_t skip = 0);
 
+/// Note that `sock` was used on this thread. Any operation on a ZeroMQ
+/// socket may consume the edge its ZMQ_FD would have signaled, so the
+/// reactor re-checks the readiness of sockets used since its last look
+/// (send and recv_frames call this; call it after other operations).
+void touch(void* sock);
+
 }  // namespace flux::zmqutil

@@ -59,8 +59,13 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
         journal_batch_ += fmt::format(R"({{"id":{},"entry":{}{}}})", job.id, entry, extra);
     }
     notify(job.id, Log::eventlog, entry);
-    if (job.state != prev)
+    if (job.state != prev) {
+        auto running = [](State s) { return s == State::RUN || s == State::CLEANUP; };
+        nrunning_ += static_cast<std::size_t>(running(job.state)) - static_cast<std::size_t>(running(prev));
+        if (job.state == State::INACTIVE)
+            nactive_--;
         advance(job);
+    }
 }
 
 // Act on the job's state: start the next step the state calls for.

@@ -69,14 +69,7 @@ void JobManager::check_queue_waiters()
 {
     if (drain_waiters_.empty() && idle_waiters_.empty())
         return;
-    std::size_t active = 0, running = 0;
-    for (const auto& [id, job] : jobs_) {
-        if (job->state == State::INACTIVE)
-            continue;
-        active++;
-        if (job->state == State::RUN || job->state == State::CLEANUP)
-            running++;
-    }
+    std::size_t active = nactive_, running = nrunning_;
     if (active == 0) {
         for (auto& w : drain_waiters_)
             respond(w);

@@ -94,6 +94,7 @@ void JobManager::submit(const Message& m)
             max_id_ = job->id;
         Job& ref = *job;
         jobs_.emplace(job->id, std::move(job));
+        nactive_++;
         ojson ctx{{"userid", ref.userid}, {"urgency", ref.urgency}, {"flags", ref.flags}, {"version", 1}};
         post(ref, "submit", ctx);
         advance(ref);
