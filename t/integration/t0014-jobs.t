@@ -81,6 +81,12 @@ output_is "run: binary stdin is carried byte for byte" "$(md5sum <bin.dat)" bash
 output_is "run: /dev/null stdin gives EOF at once" "0" bash -c 'flux run wc -c </dev/null'
 output_is "run --input=FILE reads the file" "50000" bash -c 'flux run --input=lines.txt wc -l </dev/null'
 
+# jobs that differ only in FLUX_JOB_CC share one feasibility check: each is still refused
+output_is "submit --cc of an unsatisfiable job refuses every copy" "3" \
+    bash -c 'flux submit --cc=1-3 -n 99 echo {cc} 2>&1 | grep -c "unsatisfiable request"'
+output_is "...and a satisfiable copy in the same batch is accepted" "2" \
+    bash -c '(flux submit --cc=1-2 -n 1 true & flux submit -n 99 true 2>/dev/null; wait) | wc -l'
+
 # a job shell that dies
 id=$(flux submit sleep 301)
 flux job wait-event -t 30 "$id" start >/dev/null

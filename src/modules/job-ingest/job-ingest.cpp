@@ -39,10 +39,14 @@ private:
         int urgency = 16;
         int flags = 0;
     };
+    // Jobspecs that ask for the same resources share one feasibility check
+    // (jobs from `flux submit --cc` differ only in FLUX_JOB_CC).
     struct Batch {
         std::vector<Pending> jobs;
         std::vector<std::string> texts;
-        std::vector<std::string> infeasible;  // per text: "" = feasible
+        std::vector<std::size_t> group;       // per text: its feasibility group
+        std::vector<std::size_t> group_text;  // per group: a text to check
+        std::vector<std::string> infeasible;  // per group: "" = feasible
         std::size_t checks_pending = 0;
     };
     void start_batch();
@@ -52,8 +56,9 @@ private:
     JobIdGenerator gen_;
     WatcherPtr prepare_;
     std::shared_ptr<Batch> batch_;
-    std::unordered_map<std::string, std::size_t> text_index_;  // for the batch being filled
-    std::string last_text_;                                    // last validated jobspec text
+    std::unordered_map<std::string, std::size_t> text_index_;   // for the batch being filled
+    std::unordered_map<std::string, std::size_t> group_index_;  // resource request -> group
+    std::string last_text_;                                     // last validated jobspec text
     bool have_sched_ = true;
 };
 
@@ -106,8 +111,21 @@ void Ingest::submit(const Message& m)
     if (!batch_)
         batch_ = std::make_shared<Batch>();
     auto [pos, added] = text_index_.try_emplace(text, batch_->texts.size());
-    if (added)
+    if (added) {
+        // What feasibility depends on: the resources, the time limit, the
+        // queue and constraints (not the command or the environment).
+        std::string key = it->at("resources").dump();
+        if (auto a = it->find("attributes"); a != it->end() && a->is_object())
+            if (auto sys = a->find("system"); sys != a->end() && sys->is_object())
+                for (const char* k : {"duration", "queue", "constraints"})
+                    if (auto v = sys->find(k); v != sys->end())
+                        key += fmt::format("|{}={}", k, v->dump());
+        auto [g, new_group] = group_index_.try_emplace(std::move(key), batch_->group_text.size());
+        if (new_group)
+            batch_->group_text.push_back(batch_->texts.size());
+        batch_->group.push_back(g->second);
         batch_->texts.push_back(std::move(text));
+    }
     batch_->jobs.push_back(Pending{m, pos->second, urgency, flags});
 }
 
@@ -119,14 +137,15 @@ void Ingest::start_batch()
     auto b = std::move(batch_);
     batch_.reset();
     text_index_.clear();
-    b->infeasible.assign(b->texts.size(), "");
+    group_index_.clear();
+    b->infeasible.assign(b->group_text.size(), "");
     if (!have_sched_) {
         send_batch(b);
         return;
     }
-    b->checks_pending = b->texts.size();
-    for (std::size_t i = 0; i < b->texts.size(); i++) {
-        Future f = h_.rpc("sched.feasibility", fmt::format(R"({{"jobspec":{}}})", b->texts[i]));
+    b->checks_pending = b->group_text.size();
+    for (std::size_t i = 0; i < b->group_text.size(); i++) {
+        Future f = h_.rpc("sched.feasibility", fmt::format(R"({{"jobspec":{}}})", b->texts[b->group_text[i]]));
         f.then([this, b, i](Future& fut) {
             auto r = fut.get();
             if (!r && r.error().errnum != ENOSYS)
@@ -143,8 +162,8 @@ void Ingest::send_batch(std::shared_ptr<Batch> b)
     std::vector<std::pair<Message, JobId>> accepted;
     double t = wall_time();
     for (auto& p : b->jobs) {
-        if (!b->infeasible[p.spec].empty()) {
-            (void)h_.respond_error(p.req, EOVERFLOW, b->infeasible[p.spec]);
+        if (const auto& why = b->infeasible[b->group[p.spec]]; !why.empty()) {
+            (void)h_.respond_error(p.req, EOVERFLOW, why);
             continue;
         }
         auto id = gen_.next();

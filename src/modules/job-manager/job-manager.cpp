@@ -2,6 +2,8 @@
 // Also serves "job-info" (eventlogs, jobspec and R of any job) since it owns
 // the job store. Protocols: doc/dev/job-manager.md, doc/dev/exec.md,
 // doc/dev/sched.md. The handler table is at the bottom of this file.
+#include <malloc.h>
+
 #include <fmt/format.h>
 
 #include <flux/module.hpp>
@@ -70,7 +72,14 @@ void JobManager::flush()
         h_.log(2, r.error().message());
     for (JobId id : reap_)
         jobs_.erase(id);
+    reaped_since_trim_ += reap_.size();
     reap_.clear();
+    if (nactive_ == 0 && reaped_since_trim_ >= 100) {
+        // The queue is empty after a burst: give the memory that held the
+        // burst back to the system (every thread's arena, not just ours).
+        malloc_trim(0);
+        reaped_since_trim_ = 0;
+    }
     auto box = std::move(outbox_);
     outbox_.clear();
     for (auto& msg : box)

@@ -144,7 +144,9 @@ private:
     bool queue_started_ = true;
     std::string queue_stop_reason_;
     std::vector<Message> drain_waiters_, idle_waiters_;
-    std::size_t nactive_ = 0, nrunning_ = 0;  // jobs not INACTIVE; in RUN or CLEANUP
+    std::size_t nactive_ = 0, nrunning_ = 0;
+    std::size_t reaped_since_trim_ =
+        0;  // jobs freed since the last malloc_trim  // jobs not INACTIVE; in RUN or CLEANUP
 };
 
 }  // namespace flux::jobmgr
