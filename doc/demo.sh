@@ -31,6 +31,13 @@ rm -f /tmp/demo-sub.$$
 step flux logger "the tour was here"
 step sh -c 'flux dmesg | tail -4'
 step flux lsattr -v
+step flux run -N4 -n4 --label-io sh -c 'echo "task $FLUX_TASK_RANK of $FLUX_JOB_SIZE on rank $(flux getattr rank)"'
+step sh -c 'echo "input line" | flux run cat'
+step flux submit --cc=1-20 --quiet sleep 0.2
+step flux submit --urgency=0 --job-name=held true
+step flux jobs
+step flux queue status
+step sh -c 'flux cancel --all; flux queue drain; flux jobs -a --stats | head -6'
 echo
 echo "Tour complete; the instance shuts down when this script exits."
 TOUR
