@@ -145,12 +145,7 @@ void Attach::send_input(std::string_view data, bool eof)
         input_header_sent_ = true;
     }
     json ctx{{"stream", "stdin"}, {"rank", o_.stdin_ranks}};
-    if (job::valid_utf8(data)) {
-        ctx["data"] = std::string(data);
-    } else {
-        ctx["data"] = job::base64_encode(data);
-        ctx["encoding"] = "base64";
-    }
+    job::set_data(ctx, data);
     if (eof)
         ctx["eof"] = true;
     entries.push_back(json{{"timestamp", wall_time()}, {"name", "data"}, {"context", ctx}});
@@ -211,9 +206,7 @@ void Attach::on_output(const json& e)
     const json& ctx = e.at("context");
     if (!ctx.contains("data"))
         return;
-    std::string data = ctx.at("data").get<std::string>();
-    if (ctx.value("encoding", "") == "base64")
-        data = job::base64_decode(data);
+    std::string data = job::data_of(ctx);
     bool err = ctx.value("stream", "stdout") == "stderr";
     int fd = err ? 2 : 1;
     if (!o_.label) {

@@ -741,6 +741,42 @@ std::string job_to_json(const JobInfo& j, double now)
     return py_json(d);
 }
 
+bool add_filter(const std::string& name, std::uint32_t& states, std::uint32_t& results)
+{
+    std::string l;
+    for (char c : name)
+        l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    static const std::map<std::string, std::uint32_t> st = {
+        {"depend", 2},    {"priority", 4}, {"sched", 8},    {"run", 16},    {"cleanup", 32},
+        {"inactive", 64}, {"pending", 14}, {"running", 48}, {"active", 62},
+    };
+    static const std::map<std::string, std::uint32_t> rs = {
+        {"completed", 1}, {"failed", 2}, {"canceled", 4}, {"timeout", 8}};
+    if (auto it = st.find(l); it != st.end())
+        states |= it->second;
+    else if (auto r = rs.find(l); r != rs.end())
+        results |= r->second;
+    else
+        return false;
+    return true;
+}
+
+std::vector<std::string> split_commas(const std::vector<std::string>& args)
+{
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        size_t start = 0;
+        while (start <= a.size()) {
+            size_t c = a.find(',', start);
+            out.push_back(a.substr(start, c == std::string::npos ? std::string::npos : c - start));
+            if (c == std::string::npos)
+                break;
+            start = c + 1;
+        }
+    }
+    return out;
+}
+
 std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,
                                       const nlohmann::ordered_json& attrs)
 {

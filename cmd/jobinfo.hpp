@@ -69,6 +69,14 @@ std::string job_to_json(const JobInfo& job, double now);
 /// Python's json.dumps() of a JSON value (", " and ": " separators, ASCII).
 std::string py_json(const nlohmann::ordered_json& j);
 
+/// flux-core's JobList.add_filter: OR a state name (depend, priority, sched,
+/// run, cleanup, inactive, pending, running, active) or a result name
+/// (completed, failed, canceled, timeout), in any case, into the masks.
+/// False for any other name.
+bool add_filter(const std::string& name, std::uint32_t& states, std::uint32_t& results);
+/// Every argument split at its commas ("a,b" "c" -> a b c).
+std::vector<std::string> split_commas(const std::vector<std::string>& args);
+
 /// job-list.list-id for each id (any encoding), sent together; unknown or
 /// failed ids are reported on stderr as flux-core does and left out.
 std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,

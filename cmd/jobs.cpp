@@ -133,22 +133,6 @@ Result<double> parse_since(const std::string& s, double now)
     return v;
 }
 
-std::vector<std::string> split_commas(const std::vector<std::string>& args)
-{
-    std::vector<std::string> out;
-    for (const auto& a : args) {
-        size_t start = 0;
-        while (start <= a.size()) {
-            size_t c = a.find(',', start);
-            out.push_back(a.substr(start, c == std::string::npos ? std::string::npos : c - start));
-            if (c == std::string::npos)
-                break;
-            start = c + 1;
-        }
-    }
-    return out;
-}
-
 // JobList.set_user(): "all", a user name or a uid.
 std::int64_t parse_user(const std::string& user)
 {
@@ -172,26 +156,6 @@ struct Options {
     std::vector<std::string> filter, queue, jobids;
     std::string since, user, name, include, format = "default", sort, color = "auto";
 };
-
-// JobList.add_filter(): states and results by name.
-void add_filter(const std::string& f, std::uint32_t& states, std::uint32_t& results)
-{
-    std::string l;
-    for (char c : f)
-        l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    static const std::map<std::string, std::uint32_t> st = {
-        {"depend", 2},    {"priority", 4}, {"sched", 8},    {"run", 16},    {"cleanup", 32},
-        {"inactive", 64}, {"pending", 14}, {"running", 48}, {"active", 62},
-    };
-    static const std::map<std::string, std::uint32_t> rs = {
-        {"completed", 1}, {"failed", 2}, {"canceled", 4}, {"timeout", 8}};
-    if (auto it = st.find(l); it != st.end())
-        states |= it->second;
-    else if (auto r = rs.find(l); r != rs.end())
-        results |= r->second;
-    else
-        py_error(fmt::format("Invalid filter specified: {}", l));
-}
 
 struct Fetched {
     std::vector<JobInfo> jobs;
@@ -269,7 +233,8 @@ Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields
 
     std::uint32_t states = 0, results = 0;
     for (const auto& f : split_commas(o.filter))
-        add_filter(f, states, results);
+        if (!add_filter(f, states, results))
+            py_error(fmt::format("Invalid filter specified: {}", f));
     ojson all = ojson::array();
     if (userid != USERID_UNKNOWN)
         all.push_back({{"userid", {userid}}});

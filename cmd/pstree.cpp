@@ -149,29 +149,10 @@ struct Ctx {
 
 std::uint32_t filter_states(const std::string& filters, std::uint32_t& results)
 {
-    static const std::map<std::string, std::uint32_t> st = {
-        {"depend", 2},    {"priority", 4}, {"sched", 8},    {"run", 16},    {"cleanup", 32},
-        {"inactive", 64}, {"pending", 14}, {"running", 48}, {"active", 62},
-    };
-    static const std::map<std::string, std::uint32_t> rs = {
-        {"completed", 1}, {"failed", 2}, {"canceled", 4}, {"timeout", 8}};
     std::uint32_t states = 0;
-    size_t start = 0;
-    while (start <= filters.size()) {
-        size_t c = filters.find(',', start);
-        std::string f = filters.substr(start, c == std::string::npos ? std::string::npos : c - start);
-        for (auto& ch : f)
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (auto it = st.find(f); it != st.end())
-            states |= it->second;
-        else if (auto r = rs.find(f); r != rs.end())
-            results |= r->second;
-        else
+    for (const auto& f : split_commas({filters}))
+        if (!add_filter(f, states, results))
             py_error(fmt::format("Invalid filter specified: {}", f));
-        if (c == std::string::npos)
-            break;
-        start = c + 1;
-    }
     return states;
 }
 

@@ -214,7 +214,7 @@ int run(int argc, char** argv)
     if (o.input.empty() || IdSet::parse(o.input)) {
         if (!o.input.empty())
             stdin_ranks = std::exchange(o.input, "");
-        forward_stdin = o.dry_run || !stdin_is_null();
+        forward_stdin = !stdin_is_null();
     }
     if (forward_stdin)
         o.stdin_log_ranks = stdin_ranks;

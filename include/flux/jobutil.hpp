@@ -25,4 +25,10 @@ std::string base64_decode(std::string_view in);
 /// True when `s` is well-formed UTF-8.
 bool valid_utf8(std::string_view s);
 
+/// RFC 24 data: put `data` in an output/input entry's context as "data",
+/// as is when it is UTF-8, else base64 with "encoding": "base64".
+void set_data(nlohmann::json& context, std::string_view data);
+/// The bytes of a context's "data" ("" if absent), decoded per "encoding".
+std::string data_of(const nlohmann::json& context);
+
 }  // namespace flux::job

@@ -4,7 +4,6 @@
 // FMT_HEADER_ONLY emits those functions here, as libfmt's own build does.
 #include <fmt/format-inl.h>
 
-
 // Templates the headers declare but leave to the library to instantiate.
 FMT_BEGIN_NAMESPACE
 namespace detail {

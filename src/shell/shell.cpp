@@ -44,6 +44,17 @@ using json = nlohmann::json;
 
 namespace {
 
+// RFC 24 task ranks: "all" (nullopt) or an idset.
+Result<std::optional<IdSet>> parse_ranks(const std::string& s)
+{
+    if (s == "all")
+        return std::optional<IdSet>();
+    auto ids = IdSet::parse(s);
+    if (!ids)
+        return std::unexpected(ids.error());
+    return std::optional<IdSet>(std::move(*ids));
+}
+
 // Expand {{id}} (and {{jobid}}, {{name}}) in an output file template.
 std::string expand(std::string tmpl, const std::string& id, const std::string& name)
 {
@@ -274,13 +285,10 @@ Result<void> Shell::init()
                 return fail(EINVAL, "input.stdin: a file needs a path");
             if (!stdin_path_.starts_with("/") && !js_.cwd.empty())
                 stdin_path_ = js_.cwd + "/" + stdin_path_;
-            std::string ranks = st->value("ranks", "all");
-            if (ranks != "all") {
-                auto ids = IdSet::parse(ranks);
-                if (!ids)
-                    return fail(EINVAL, "input.stdin: ranks: " + ids.error().message());
-                stdin_ranks_ = std::move(*ids);
-            }
+            auto ranks = parse_ranks(st->value("ranks", "all"));
+            if (!ranks)
+                return fail(EINVAL, "input.stdin: ranks: " + ranks.error().message());
+            stdin_ranks_ = std::move(*ranks);
         }
     }
     if (shell_rank_ == 0)
@@ -488,12 +496,7 @@ void Shell::on_output(Task& t, bool is_stderr)
         return;
     }
     json ctx{{"stream", stream}, {"rank", std::to_string(t.rank)}};
-    if (job::valid_utf8(data)) {
-        ctx["data"] = std::string(data);
-    } else {
-        ctx["data"] = job::base64_encode(data);
-        ctx["encoding"] = "base64";
-    }
+    job::set_data(ctx, data);
     emit("data", std::move(ctx));
 }
 
@@ -526,24 +529,16 @@ void Shell::on_input(const json& entry)
     const json& ctx = entry.at("context");
     if (ctx.value("stream", "stdin") != "stdin")
         return;
-    std::string data = ctx.value("data", "");
-    if (ctx.value("encoding", "") == "base64") {
-        data = job::base64_decode(data);
-    }
-    std::string ranks = ctx.value("rank", "all");
-    std::optional<IdSet> to;
-    if (ranks != "all") {
-        auto ids = IdSet::parse(ranks);
-        if (!ids) {
-            log_error("stdin: " + ids.error().message());
-            return;
-        }
-        to = std::move(*ids);
+    std::string data = job::data_of(ctx);
+    auto to = parse_ranks(ctx.value("rank", "all"));
+    if (!to) {
+        log_error("stdin: " + to.error().message());
+        return;
     }
     bool eof = ctx.value("eof", false);
     for (std::size_t i = 0; i < tasks_.size(); i++) {
         Task& t = tasks_[i];
-        if (t.in_fd < 0 || (to && !to->contains(t.rank)))
+        if (t.in_fd < 0 || (*to && !(*to)->contains(t.rank)))
             continue;
         t.in_buf += data;
         t.in_eof = t.in_eof || eof;

@@ -452,3 +452,52 @@ TEST(Reactor, ZmqWatcherDeliversAllQueuedMessages)
     zmq_close(b);
     zmq_ctx_term(ctx);
 }
+
+// An edge watcher's probe is asked only when the watcher may be ready: at
+// the start, after its fd signals, after Reactor::touch(key), and while the
+// last answer was yes. A ready key whose fd never signals is not seen until
+// it is touched (that is the contract ZeroMQ sockets rely on).
+struct EdgeKey {
+    int pending = 0;  // "messages" waiting
+    int probes = 0;   // times the probe was asked
+};
+
+TEST(Reactor, EdgeWatcherProbesOnlyWhenItMayBeReady)
+{
+    Reactor r;
+    Pipe p;
+    EdgeKey key;
+    int calls = 0;
+    auto probe = [](void* k) {
+        auto* e = static_cast<EdgeKey*>(k);
+        e->probes++;
+        return e->pending > 0;
+    };
+    auto w = r.edge(p.rd(), &key, probe, [&] {
+        calls++;
+        key.pending--;
+    });
+    r.run_once(true);
+    EXPECT_EQ(key.probes, 1);  // asked once at the start: nothing
+    for (int i = 0; i < 5; i++)
+        r.run_once(true);
+    EXPECT_EQ(key.probes, 1);  // not asked again while nothing happens
+
+    key.pending = 2;  // ready, but neither signaled nor touched
+    r.run_once(true);
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(key.probes, 1);
+
+    Reactor::touch(&key);
+    for (int i = 0; i < 5; i++)
+        r.run_once(true);
+    EXPECT_EQ(calls, 2);  // touched: drained while the probe says yes
+    int after_drain = key.probes;
+    r.run_once(true);
+    EXPECT_EQ(key.probes, after_drain);  // then left alone
+
+    key.pending = 1;
+    p.put();  // the fd signals
+    ASSERT_TRUE(run_until(r, [&] { return calls == 3; }));
+    EXPECT_EQ(key.pending, 0);
+}

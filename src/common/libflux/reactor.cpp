@@ -47,7 +47,7 @@ std::shared_ptr<F> share(F f)
     return std::make_shared<F>(std::move(f));
 }
 
-enum Kind { k_fd = 1, k_timer, k_zmq, k_signal, k_child, k_prepare, k_check, k_idle };
+enum Kind { k_fd = 1, k_timer, k_edge, k_signal, k_child, k_prepare, k_check, k_idle };
 constexpr uint64_t SIGFD_ID = 0;
 
 double monotonic_now()
@@ -64,7 +64,7 @@ struct Reactor::Impl {
     uint64_t next_id = 1;
     std::unordered_map<uint64_t, Watcher*> all;
     std::set<std::pair<double, uint64_t>> timers;
-    std::vector<uint64_t> zmqs, prepares, checks, idles;
+    std::vector<uint64_t> edges, prepares, checks, idles;
     int sigfd = -1;
     sigset_t sigmask;
     std::unordered_map<int, std::vector<uint64_t>> sigwatch;
@@ -137,27 +137,27 @@ public:
 // be costly (libzmq polls its mailbox), so it is done only while the watcher
 // may be ready: after its fd signaled, after Reactor::touch, or while the
 // last answer was yes.
-class ZmqWatcher : public FdWatcher {
+class EdgeWatcher : public FdWatcher {
 public:
-    ZmqWatcher(Reactor& r, void* sock, bool (*probe)(void*), int zfd, std::function<void()> cb, int epfd)
-        : FdWatcher(r, zfd, EPOLLIN | EPOLLET, nullptr, epfd), sock_(sock), probe_(probe), zcb_(share(std::move(cb)))
+    EdgeWatcher(Reactor& r, void* key, bool (*probe)(void*), int fd, std::function<void()> cb, int epfd)
+        : FdWatcher(r, fd, EPOLLIN | EPOLLET, nullptr, epfd), key_(key), probe_(probe), edge_cb_(share(std::move(cb)))
     {
-        kind_ = k_zmq;
+        kind_ = k_edge;
     }
     bool readable()
     {
         if (!check_)
             return false;
-        if (!probe_(sock_)) {
+        if (!probe_(key_)) {
             check_ = false;
             return false;
         }
         return true;
     }
-    void* sock_;
+    void* key_;
     bool (*probe_)(void*);
     bool check_ = true;
-    std::shared_ptr<std::function<void()>> zcb_;
+    std::shared_ptr<std::function<void()>> edge_cb_;
 };
 
 class SignalWatcher : public Watcher {
@@ -240,8 +240,8 @@ void Watcher::start()
     auto& im = *reactor_.impl_;
     im.nactive++;
     switch (kind_) {
-        case k_zmq:
-            im.zmqs.push_back(id_);
+        case k_edge:
+            im.edges.push_back(id_);
             break;
         case k_prepare:
             im.prepares.push_back(id_);
@@ -279,8 +279,8 @@ void Watcher::stop()
     auto& im = *reactor_.impl_;
     im.nactive--;
     switch (kind_) {
-        case k_zmq:
-            im.remove_id(im.zmqs, id_);
+        case k_edge:
+            im.remove_id(im.edges, id_);
             break;
         case k_prepare:
             im.remove_id(im.prepares, id_);
@@ -403,18 +403,18 @@ void Reactor::run_once(bool nowait)
     auto& im = *impl_;
     update_time();
     // Sockets used since the last look may hold messages their fd will
-    // not announce (see ZmqWatcher::readable).
-    auto mark_touched_zmq = [&] {
+    // not announce (see EdgeWatcher).
+    auto mark_touched = [&] {
         if (touched_keys.empty())
             return;
         std::vector<void*> keys;
         keys.swap(touched_keys);
-        for (void* sock : keys)
-            for (uint64_t id : im.zmqs)
+        for (void* key : keys)
+            for (uint64_t id : im.edges)
                 if (auto it = im.all.find(id); it != im.all.end()) {
-                    auto* zw = static_cast<ZmqWatcher*>(it->second);
-                    if (zw->sock_ == sock)
-                        zw->check_ = true;
+                    auto* ew = static_cast<EdgeWatcher*>(it->second);
+                    if (ew->key_ == key)
+                        ew->check_ = true;
                 }
     };
     auto call_hooks = [&](const std::vector<uint64_t>& ids) {
@@ -432,11 +432,11 @@ void Reactor::run_once(bool nowait)
     call_hooks(im.prepares);
 
     bool busy = nowait || !im.idles.empty() || !im.deferred.empty();
-    mark_touched_zmq();
+    mark_touched();
     if (!busy) {
-        for (uint64_t id : im.zmqs) {
+        for (uint64_t id : im.edges) {
             auto it = im.all.find(id);
-            if (it != im.all.end() && static_cast<ZmqWatcher*>(it->second)->readable()) {
+            if (it != im.all.end() && static_cast<EdgeWatcher*>(it->second)->readable()) {
                 busy = true;
                 break;
             }
@@ -506,8 +506,8 @@ void Reactor::run_once(bool nowait)
                 auto cb = cw->cb_;
                 (*cb)(cw->pid_, r < 0 ? 0 : status);
             }
-        } else if (w->kind_ == k_zmq)
-            static_cast<ZmqWatcher*>(w)->check_ = true;  // readiness is checked below
+        } else if (w->kind_ == k_edge)
+            static_cast<EdgeWatcher*>(w)->check_ = true;  // readiness is checked below
     }
     // Expired timers, in deadline order.
     while (!im.timers.empty() && im.timers.begin()->first <= now_) {
@@ -530,16 +530,16 @@ void Reactor::run_once(bool nowait)
         auto cb = tw->cb_;
         (*cb)();
     }
-    if (!im.zmqs.empty()) {
-        mark_touched_zmq();
-        std::vector<uint64_t> copy = im.zmqs;
+    if (!im.edges.empty()) {
+        mark_touched();
+        std::vector<uint64_t> copy = im.edges;
         for (uint64_t id : copy) {
             auto it = im.all.find(id);
             if (it == im.all.end() || !it->second->active())
                 continue;
-            auto* zw = static_cast<ZmqWatcher*>(it->second);
-            if (zw->readable()) {
-                auto cb = zw->zcb_;
+            auto* ew = static_cast<EdgeWatcher*>(it->second);
+            if (ew->readable()) {
+                auto cb = ew->edge_cb_;
                 (*cb)();
             }
         }
@@ -575,7 +575,7 @@ TimerPtr Reactor::timer(double after, double repeat, std::function<void()> cb)
 
 WatcherPtr Reactor::edge(int fd, void* key, bool (*probe)(void*), std::function<void()> cb)
 {
-    auto w = std::make_unique<ZmqWatcher>(*this, key, probe, fd, std::move(cb), impl_->epfd);
+    auto w = std::make_unique<EdgeWatcher>(*this, key, probe, fd, std::move(cb), impl_->epfd);
     w->start();
     return w;
 }

@@ -97,4 +97,23 @@ bool valid_utf8(std::string_view s)
     return true;
 }
 
+void set_data(nlohmann::json& context, std::string_view data)
+{
+    if (valid_utf8(data)) {
+        context["data"] = std::string(data);
+    } else {
+        context["data"] = base64_encode(data);
+        context["encoding"] = "base64";
+    }
+}
+
+std::string data_of(const nlohmann::json& context)
+{
+    auto d = context.find("data");
+    if (d == context.end() || !d->is_string())
+        return {};
+    const auto& s = d->get_ref<const std::string&>();
+    return context.value("encoding", "") == "base64" ? base64_decode(s) : s;
+}
+
 }  // namespace flux::job

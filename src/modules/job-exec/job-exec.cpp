@@ -5,7 +5,6 @@
 // and reports start, exceptions, finish and release. Rank 0 only.
 // The handler table is at the bottom of this file.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
@@ -127,17 +126,6 @@ void Exec::start(const Message& m)
         job->shells.push_back(Shell{rank});
     Job& ref = *job;
     jobs_.emplace(job->id, std::move(job));
-    if (ref.userid != getuid()) {
-        // Shells run as the instance owner; running another user's tasks
-        // needs a setuid helper (flux-core's IMP), which is not configured.
-        exception(ref, "exec",
-                  fmt::format("cannot run a job of user {} in an instance owned by user {}: "
-                              "multi-user execution is not configured",
-                              ref.userid, getuid()));
-        for (std::size_t i = 0; i < ref.shells.size(); i++)
-            shell_done(ref, i, 0);
-        return;
-    }
     if (double exp = R->expiration(); exp > 0) {
         JobId id = ref.id;
         ref.expire = h_.reactor().timer(std::max(exp - wall_time(), 0.0), 0, [this, id] {

@@ -28,7 +28,7 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
     std::string entry = context_text.empty() ? fmt::format(R"({{"timestamp":{:.6f},"name":"{}"}})", wall_time(), name)
                                              : fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})",
                                                            wall_time(), name, context_text);
-    if (auto r = db_->append(job.id, Log::eventlog, job.seq++, entry); !r)
+    if (auto r = db_->append(job.id, Log::eventlog, job.next_seq[static_cast<int>(Log::eventlog)]++, entry); !r)
         h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
 
     State prev = job.state;
@@ -53,11 +53,8 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
         extra = fmt::format(R"(,"jobspec":{})", job.spec ? job.spec->text : "null");
     else if (name == "alloc")
         extra = fmt::format(R"(,"R":{})", job.R.empty() ? "null" : job.R);
-    if (!journals_.empty()) {
-        if (!journal_batch_.empty())
-            journal_batch_ += ',';
-        journal_batch_ += fmt::format(R"({{"id":{},"entry":{}{}}})", job.id, entry, extra);
-    }
+    if (!journals_.empty())
+        add_journal_record(journal_batch_, job.id, entry, extra);
     notify(job.id, Log::eventlog, entry);
     if (job.state != prev) {
         auto running = [](State s) { return s == State::RUN || s == State::CLEANUP; };
@@ -120,10 +117,17 @@ void JobManager::journal_only(Job& job, const std::string& name, const json& con
 {
     if (journals_.empty())
         return;
-    if (!journal_batch_.empty())
-        journal_batch_ += ',';
-    journal_batch_ += fmt::format(R"({{"id":{},"entry":{{"timestamp":{:.6f},"name":"{}","context":{}}}}})", job.id,
-                                  wall_time(), name, context.dump(-1, ' ', false, json::error_handler_t::replace));
+    add_journal_record(journal_batch_, job.id,
+                       fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})", wall_time(), name,
+                                   context.dump(-1, ' ', false, json::error_handler_t::replace)),
+                       "");
+}
+
+void add_journal_record(std::string& batch, JobId id, std::string_view entry, std::string_view extra)
+{
+    if (!batch.empty())
+        batch += ',';
+    batch += fmt::format(R"({{"id":{},"entry":{}{}}})", id, entry, extra);
 }
 
 // The scheduler's annotations lapse when it gives up on a job (deny, cancel).

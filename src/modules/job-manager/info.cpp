@@ -175,8 +175,7 @@ void JobManager::output_append(const Message& m)
             return;
         }
         std::string text = e.dump(-1, ' ', false, json::error_handler_t::replace);
-        std::uint32_t& seq = *log == Log::output ? job->oseq : *log == Log::input ? job->iseq : job->xseq;
-        if (auto r = db_->append(id, *log, seq++, text); !r) {
+        if (auto r = db_->append(id, *log, job->next_seq[static_cast<int>(*log)]++, text); !r) {
             respond_error(m, r.error().errnum, r.error().message());
             return;
         }
@@ -226,9 +225,7 @@ Result<void> JobManager::replay_journal(const Message& m)
                 auto R = db_->R(id);
                 extra = fmt::format(R"(,"R":{})", R ? *R : "null");
             }
-            if (!batch.empty())
-                batch += ',';
-            batch += fmt::format(R"({{"id":{},"entry":{}{}}})", id, entry, extra);
+            add_journal_record(batch, id, entry, extra);
         }
         if (++n % per_response == 0) {
             respond(m, fmt::format(R"({{"events":[{}]}})", batch));

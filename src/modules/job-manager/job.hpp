@@ -1,6 +1,7 @@
 // One job as the job manager tracks it while it is active (RFC 21).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,11 +48,8 @@ struct Job {
     double t_submit = 0;
     std::shared_ptr<const Spec> spec;  ///< dropped when the job goes inactive
 
-    std::string R;           ///< the allocation, while held
-    std::uint32_t seq = 0;   ///< next eventlog sequence number
-    std::uint32_t oseq = 0;  ///< next output log sequence number
-    std::uint32_t iseq = 0;  ///< next input log sequence number
-    std::uint32_t xseq = 0;  ///< next exec log sequence number
+    std::string R;                            ///< the allocation, while held
+    std::array<std::uint32_t, 4> next_seq{};  ///< next sequence number of each Log
 
     bool alloc_pending = false;  ///< sched.alloc sent, not answered
     bool has_resources = false;  ///< alloc succeeded, free not yet done

@@ -25,6 +25,10 @@ namespace flux::jobmgr {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;  // event contexts keep their key order
 
+/// Append one events-journal record {"id", "entry"<extra>} to a
+/// comma-separated batch (`extra`: "" or ',"jobspec":...' / ',"R":...').
+void add_journal_record(std::string& batch, JobId id, std::string_view entry, std::string_view extra);
+
 class JobManager {
 public:
     JobManager(Handle& h, std::unique_ptr<JobDb> db);

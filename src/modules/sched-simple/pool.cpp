@@ -250,12 +250,7 @@ Result<void> ResourcePool::allocate(const Allocation& a)
     }
     for (const auto& g : a) {
         Node& n = nodes_[*index_of(g.rank)];
-        count_in(n, -1);
-        n.free_cores -= g.cores;
-        n.free_gpus -= g.gpus;
-        n.nfree_cores = count32(n.free_cores);
-        n.nfree_gpus = count32(n.free_gpus);
-        count_in(n, +1);
+        set_free(n, n.free_cores - g.cores, n.free_gpus - g.gpus);
     }
     return {};
 }
@@ -271,12 +266,7 @@ Allocation ResourcePool::allocate_available(const Allocation& a)
         Grant t{g.rank, g.cores & n.free_cores, g.gpus & n.free_gpus};
         if (t.cores.empty() && t.gpus.empty())
             continue;
-        count_in(n, -1);
-        n.free_cores -= t.cores;
-        n.free_gpus -= t.gpus;
-        n.nfree_cores = count32(n.free_cores);
-        n.nfree_gpus = count32(n.free_gpus);
-        count_in(n, +1);
+        set_free(n, n.free_cores - t.cores, n.free_gpus - t.gpus);
         taken.push_back(std::move(t));
     }
     return taken;
@@ -289,13 +279,18 @@ void ResourcePool::release(const Allocation& a)
         if (!i)
             continue;
         Node& n = nodes_[*i];
-        count_in(n, -1);
-        n.free_cores |= g.cores & n.cores;
-        n.free_gpus |= g.gpus & n.gpus;
-        n.nfree_cores = count32(n.free_cores);
-        n.nfree_gpus = count32(n.free_gpus);
-        count_in(n, +1);
+        set_free(n, n.free_cores | (g.cores & n.cores), n.free_gpus | (g.gpus & n.gpus));
     }
+}
+
+void ResourcePool::set_free(Node& n, IdSet cores, IdSet gpus)
+{
+    count_in(n, -1);
+    n.free_cores = std::move(cores);
+    n.free_gpus = std::move(gpus);
+    n.nfree_cores = count32(n.free_cores);
+    n.nfree_gpus = count32(n.free_gpus);
+    count_in(n, +1);
 }
 
 // ---- placement ------------------------------------------------------------------------------

@@ -147,6 +147,8 @@ public:
 
 private:
     void count_in(const Node& n, int sign);
+    /// Replace a node's free cores and gpus, keeping the counts right.
+    void set_free(Node& n, IdSet cores, IdSet gpus);
 
     std::vector<Node> nodes_;  // ascending rank
     Rlist::PropertyMap properties_;
