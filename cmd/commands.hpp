@@ -26,5 +26,10 @@ int cancel(int argc, char** argv);
 int queue(int argc, char** argv);
 int jobs(int argc, char** argv);
 int pstree(int argc, char** argv);
+int batch(int argc, char** argv);
+int alloc(int argc, char** argv);
+int uri(int argc, char** argv);
+int proxy(int argc, char** argv);
+int broker(int argc, char** argv);
 
 }  // namespace flux::cmd

@@ -45,6 +45,11 @@ const Command commands[] = {
     {"queue", flux::cmd::queue, "Manage the job queue"},
     {"jobs", flux::cmd::jobs, "List jobs"},
     {"pstree", flux::cmd::pstree, "Display a tree of running jobs by name"},
+    {"batch", flux::cmd::batch, "Submit a batch script to run in a new Flux instance"},
+    {"alloc", flux::cmd::alloc, "Allocate resources and start a new Flux instance"},
+    {"uri", flux::cmd::uri, "Resolve a job id or other target to a Flux URI"},
+    {"proxy", flux::cmd::proxy, "Run a command connected to another Flux instance"},
+    {"broker", flux::cmd::broker, "Run a flux-broker (as a job's task: a child instance)"},
 };
 
 void usage(FILE* f)

@@ -20,17 +20,25 @@ namespace flux::cmd {
 
 using json = nlohmann::json;
 
-void JobOptions::add_to(CLI::App& app)
+void JobOptions::add_to(CLI::App& app, bool slots)
 {
-    app.add_option("-n,--ntasks", ntasks, "Number of tasks to start");
-    app.add_option("-c,--cores-per-task", cores_per_task, "Number of cores to allocate per task");
-    app.add_option("-g,--gpus-per-task", gpus_per_task, "Number of GPUs to allocate per task");
+    if (slots) {
+        app.add_option("-n,--nslots", ntasks, "Number of resource slots to allocate");
+        app.add_option("-c,--cores-per-slot", cores_per_task, "Number of cores per slot (default 1)");
+        app.add_option("-g,--gpus-per-slot", gpus_per_task, "Number of GPUs per slot");
+    } else {
+        app.add_option("-n,--ntasks", ntasks, "Number of tasks to start");
+        app.add_option("-c,--cores-per-task", cores_per_task, "Number of cores to allocate per task");
+        app.add_option("-g,--gpus-per-task", gpus_per_task, "Number of GPUs to allocate per task");
+    }
     app.add_option("-N,--nodes", nodes, "Number of nodes to allocate");
     app.add_flag("-x,--exclusive", exclusive, "With -N, allocate nodes exclusively");
-    app.add_option("--tasks-per-node", tasks_per_node, "Force number of tasks per node");
-    app.add_option("--tasks-per-core", tasks_per_core, "Force number of tasks per core");
-    app.add_option("--cores", cores, "Request a total number of cores");
-    app.add_option("--gpus-per-node", gpus_per_node, "Request a number of GPUs per node");
+    if (!slots) {
+        app.add_option("--tasks-per-node", tasks_per_node, "Force number of tasks per node");
+        app.add_option("--tasks-per-core", tasks_per_core, "Force number of tasks per core");
+        app.add_option("--cores", cores, "Request a total number of cores");
+        app.add_option("--gpus-per-node", gpus_per_node, "Request a number of GPUs per node");
+    }
     app.add_option("-t,--time-limit", time_limit, "Time limit in Flux Standard Duration (bare number: minutes)");
     app.add_option("--job-name", job_name, "Set an optional name for the job");
     app.add_option("--cwd", cwd, "Set the working directory of the job");

@@ -29,8 +29,10 @@ struct JobOptions {
     /// Tasks that read stdin from the job's input log (flux run), or empty.
     std::string stdin_log_ranks;
 
-    /// Register the options on `app`.
-    void add_to(CLI::App& app);
+    /// Register the options on `app`. With `slots` (flux batch, flux alloc),
+    /// -n/-c/-g count slots and cores/GPUs per slot, and the per-resource
+    /// options are left out.
+    void add_to(CLI::App& app, bool slots = false);
     /// Submit flags (waitable=2, debug=1, novalidate=4) from --flags.
     Result<int> flag_bits() const;
     /// Build the jobspec for `command`. `cc` (>= 0) substitutes "{cc}" in

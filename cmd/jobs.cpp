@@ -152,7 +152,8 @@ std::int64_t parse_user(const std::string& user)
 struct Options {
     bool a = false, A = false, no_header = false, json = false, stats = false, stats_only = false;
     bool from_stdin = false, filtered = false, filtered_user = false;
-    int count = 1000;
+    bool recursive = false, recurse_all = false;
+    int count = 1000, level = -1;
     std::vector<std::string> filter, queue, jobids;
     std::string since, user, name, include, format = "default", sort, color = "auto";
 };
@@ -176,6 +177,9 @@ std::vector<JobInfo> parse_jobs(const ojson& arr)
 Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields, double now)
 {
     auto attrs = job_fields_to_attrs(fields);
+    if (o.recursive) {  // which jobs are instances of ours, and where
+        attrs.insert({"annotations", "userid", "state"});
+    }
     if (o.color == "always" || o.color == "auto") {
         attrs.insert("result");
         attrs.insert("annotations");
@@ -321,6 +325,120 @@ Stats get_stats(Handle& h, const std::vector<std::string>& queues)
     return s;
 }
 
+// Print the jobs of the instance `h` reaches (and with -R, of the running
+// instances among them, below their job id path).
+int list_jobs(Handle* h, Options& o, OutputFormat& formatter, const std::string& path, int level)
+{
+    if (o.stats || o.stats_only) {
+        Stats s = get_stats(*h, split_commas(o.queue));
+        fmt::print("{} running, {} completed, {} failed, {} pending, {} inactive purged\n", s.running(), s.successful,
+                   s.failed, s.pending(), s.inactive_purged);
+        std::fflush(stdout);
+        if (o.stats_only)
+            return s.active() ? 0 : 1;
+    }
+    std::vector<std::string> fields = formatter.fields();
+    for (const auto& [k, rev] : formatter.sort_keys())
+        fields.push_back(k);
+
+    double now = wall_time();
+    Fetched got;
+    if (o.from_stdin && level == 0) {
+        // Testing aid, as flux-core's: one job-list job object per line.
+        std::string line;
+        int lineno = 0;
+        while (std::getline(std::cin, line)) {
+            lineno++;
+            ojson j = ojson::parse(line, nullptr, false);
+            auto info = j.is_discarded() ? Result<JobInfo>(fail(EINVAL)) : JobInfo::from_json(j);
+            if (!info)
+                py_error(fmt::format("JSON input error: line {}: invalid job object", lineno));
+            got.jobs.push_back(std::move(*info));
+        }
+    } else {
+        got = fetch_jobs(*h, o, fields, now);
+    }
+
+    // Sort (stable, by key), then resolve ?: and +: over the rows printed.
+    std::vector<Row> rows;
+    for (size_t i = 0; i < got.jobs.size(); i++) {
+        Row r = job_row(got.jobs[i], fields, now);
+        r["\x01index"] = static_cast<long long>(i);
+        for (const auto& [k, rev] : formatter.sort_keys())
+            if (k == "id" || k.starts_with("id."))
+                r[k] = static_cast<long long>(got.jobs[i].id);  // ids sort as numbers
+        rows.push_back(std::move(r));
+    }
+    formatter.sort(rows);
+    std::vector<Row> display;
+    std::vector<const JobInfo*> order;
+    for (const auto& r : rows) {
+        const JobInfo& j = got.jobs[static_cast<size_t>(std::get<long long>(r.at("\x01index")))];
+        order.push_back(&j);
+        display.push_back(job_row(j, fields, now));
+    }
+    OutputFormat out = formatter.filter(display);
+    if (!o.no_header)
+        fmt::print("{}\n", out.header());
+
+    if (o.json) {
+        std::string body;
+        for (size_t i = 0; i < order.size(); i++)
+            body += (i ? ", " : "") + job_to_json(*order[i], now);
+        if (o.jobids.size() == 1) {
+            if (!order.empty())
+                fmt::print("{}\n", body);
+        } else {
+            fmt::print("{{\"jobs\": [{}]}}\n", body);
+        }
+    } else {
+        bool color = o.color == "always" || (o.color == "auto" && isatty(STDOUT_FILENO));
+        for (size_t i = 0; i < order.size(); i++) {
+            std::string line = out.format(display[i]);
+            if (line.find_first_not_of(" \t") == std::string::npos)
+                continue;
+            const char* esc = nullptr;
+            if (color) {
+                std::string result = std::get<std::string>(job_field(*order[i], "result", now));
+                if (result == "COMPLETED")
+                    esc = "\033[01;32m";
+                else if (result == "FAILED" || result == "TIMEOUT")
+                    esc = "\033[01;31m";
+                else if (result == "CANCELED")
+                    esc = "\033[37m";
+                else if (result.empty() && !std::get<std::string>(job_field(*order[i], "uri", now)).empty())
+                    esc = "\033[01;34m";
+            }
+            fmt::print("{}{}\n{}", esc ? esc : "", line, esc ? "\033[0;0m" : "");
+        }
+    }
+    std::fflush(stdout);
+    if (!o.no_header && got.truncated) {
+        fmt::print(stderr, "warning: output truncated at {} jobs.\n", o.count);
+        fmt::print(stderr, "Use --count to increase returned results or use filters to alter results.\n");
+    }
+    // -R: each running instance of ours, its jobs under its id path.
+    if (o.recursive && (o.level < 0 || level < o.level)) {
+        for (const JobInfo* j : order) {
+            std::string uri = std::get<std::string>(job_field(*j, "uri", now));
+            if (uri.empty() || job_state_str(*j, true) != "R" || (!o.recurse_all && j->userid != getuid()))
+                continue;
+            std::string p = path + encode_jobid(j->id, JobIdEncoding::f58);
+            fmt::print("\n{}:\n", p);
+            std::fflush(stdout);
+            auto child = Handle::open(uri);
+            if (!child) {
+                errorf(CMD, fmt::format("{}: {}", p, child.error().message()));
+                continue;
+            }
+            Options below = o;  // job ids on the command line name jobs here, not below
+            below.jobids.clear();
+            list_jobs(child->get(), below, formatter, p + "/", level + 1);
+        }
+    }
+    return 0;
+}
+
 }  // namespace
 
 int jobs(int argc, char** argv)
@@ -362,6 +480,9 @@ int jobs(int argc, char** argv)
     app.add_flag("--stats", o.stats, "Print job statistics before header");
     app.add_flag("--stats-only", o.stats_only,
                  "Print job statistics only and exit. Exits with non-zero status if there are no active jobs.");
+    app.add_flag("-R,--recursive", o.recursive, "List jobs recursively");
+    app.add_flag("--recurse-all", o.recurse_all, "With -R, also recurse into other users' instances (implies -R)");
+    app.add_option("-L,--level", o.level, "With -R, stop recursing at level N");
     app.add_flag("--from-stdin", o.from_stdin)->group("");
     app.add_option("jobids", o.jobids, "Limit output to specific Job IDs")->type_name("JOBID");
     parse_or_exit(app, argc, argv, CMD);
@@ -394,104 +515,16 @@ int jobs(int argc, char** argv)
     auto formatter = OutputFormat::parse(fmt_s, job_heading);
     if (!formatter)
         py_error("Error in user format: " + formatter.error().message());
-
-    std::unique_ptr<Handle> h;
-    if (o.stats || o.stats_only) {
-        h = open_or_die(CMD);
-        Stats s = get_stats(*h, split_commas(o.queue));
-        fmt::print("{} running, {} completed, {} failed, {} pending, {} inactive purged\n", s.running(), s.successful,
-                   s.failed, s.pending(), s.inactive_purged);
-        std::fflush(stdout);
-        if (o.stats_only)
-            return s.active() ? 0 : 1;
-    }
     if (!o.sort.empty()) {
         if (auto r = formatter->set_sort_keys(o.sort); !r)
             py_error(r.error().message());
     }
-    std::vector<std::string> fields = formatter->fields();
-    for (const auto& [k, rev] : formatter->sort_keys())
-        fields.push_back(k);
+    o.recursive = o.recursive || o.recurse_all;
 
-    double now = wall_time();
-    Fetched got;
-    if (o.from_stdin) {
-        // Testing aid, as flux-core's: one job-list job object per line.
-        std::string line;
-        int lineno = 0;
-        while (std::getline(std::cin, line)) {
-            lineno++;
-            ojson j = ojson::parse(line, nullptr, false);
-            auto info = j.is_discarded() ? Result<JobInfo>(fail(EINVAL)) : JobInfo::from_json(j);
-            if (!info)
-                py_error(fmt::format("JSON input error: line {}: invalid job object", lineno));
-            got.jobs.push_back(std::move(*info));
-        }
-    } else {
-        if (!h)
-            h = open_or_die(CMD);
-        got = fetch_jobs(*h, o, fields, now);
-    }
-
-    // Sort (stable, by key), then resolve ?: and +: over the rows printed.
-    std::vector<Row> rows;
-    for (size_t i = 0; i < got.jobs.size(); i++) {
-        Row r = job_row(got.jobs[i], fields, now);
-        r["\x01index"] = static_cast<long long>(i);
-        for (const auto& [k, rev] : formatter->sort_keys())
-            if (k == "id" || k.starts_with("id."))
-                r[k] = static_cast<long long>(got.jobs[i].id);  // ids sort as numbers
-        rows.push_back(std::move(r));
-    }
-    formatter->sort(rows);
-    std::vector<Row> display;
-    std::vector<const JobInfo*> order;
-    for (const auto& r : rows) {
-        const JobInfo& j = got.jobs[static_cast<size_t>(std::get<long long>(r.at("\x01index")))];
-        order.push_back(&j);
-        display.push_back(job_row(j, fields, now));
-    }
-    OutputFormat out = formatter->filter(display);
-    if (!o.no_header)
-        fmt::print("{}\n", out.header());
-
-    if (o.json) {
-        std::string body;
-        for (size_t i = 0; i < order.size(); i++)
-            body += (i ? ", " : "") + job_to_json(*order[i], now);
-        if (o.jobids.size() == 1) {
-            if (!order.empty())
-                fmt::print("{}\n", body);
-        } else {
-            fmt::print("{{\"jobs\": [{}]}}\n", body);
-        }
-    } else {
-        bool color = o.color == "always" || (o.color == "auto" && isatty(STDOUT_FILENO));
-        for (size_t i = 0; i < order.size(); i++) {
-            std::string line = out.format(display[i]);
-            if (line.find_first_not_of(" \t") == std::string::npos)
-                continue;
-            const char* esc = nullptr;
-            if (color) {
-                std::string result = std::get<std::string>(job_field(*order[i], "result", now));
-                if (result == "COMPLETED")
-                    esc = "\033[01;32m";
-                else if (result == "FAILED" || result == "TIMEOUT")
-                    esc = "\033[01;31m";
-                else if (result == "CANCELED")
-                    esc = "\033[37m";
-                else if (result.empty() && !std::get<std::string>(job_field(*order[i], "uri", now)).empty())
-                    esc = "\033[01;34m";
-            }
-            fmt::print("{}{}\n{}", esc ? esc : "", line, esc ? "\033[0;0m" : "");
-        }
-    }
-    std::fflush(stdout);
-    if (!o.no_header && got.truncated) {
-        fmt::print(stderr, "warning: output truncated at {} jobs.\n", o.count);
-        fmt::print(stderr, "Use --count to increase returned results or use filters to alter results.\n");
-    }
-    return 0;
+    std::unique_ptr<Handle> h;
+    if (!o.from_stdin || o.stats || o.stats_only)
+        h = open_or_die(CMD);
+    return list_jobs(h.get(), o, *formatter, "", 0);
 }
 
 }  // namespace flux::cmd

@@ -1,5 +1,6 @@
-// flux uptime, shutdown, version: small instance-level commands.
+// flux uptime, shutdown, version, broker: small instance-level commands.
 #include <pwd.h>
+#include <unistd.h>
 #include <time.h>
 #include <zmq.h>
 #include <hwloc.h>
@@ -11,6 +12,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "libflux/paths.hpp"
 
 namespace flux::cmd {
 
@@ -85,6 +87,19 @@ int version(int argc, char** argv)
     fmt::print("{:<16}+zmq=={}.{}.{}+hwloc=={}.{}.{}\n", "build-options:", maj, min, pat, hv >> 16, (hv >> 8) & 0xff,
                hv & 0xff);
     return 0;
+}
+
+// flux broker ARGS: the broker itself (flux batch and flux alloc jobs run
+// `flux broker` as their tasks, as flux-core's do).
+int broker(int argc, char** argv)
+{
+    std::string path = paths::broker_path();
+    std::vector<char*> av{path.data()};
+    for (int i = 1; i < argc; i++)
+        av.push_back(argv[i]);
+    av.push_back(nullptr);
+    execv(path.c_str(), av.data());
+    die("broker", fmt::format("{}: {}", path, strerror(errno)), 126);
 }
 
 }  // namespace flux::cmd

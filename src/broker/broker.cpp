@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -15,7 +16,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/handle.hpp>
 #include <flux/hostlist.hpp>
+#include <flux/jobid.hpp>
 #include <flux/pmi_client.hpp>
 #include <flux/version.hpp>
 
@@ -115,6 +118,8 @@ Result<void> Broker::load_config()
         if (auto r = conf::apply_override(*config_, o); !r)
             return std::unexpected(r.error());
     }
+    if (auto r = conf::check_known(*config_); !r)
+        return r;
     attrs_.set_internal("config.path", opts_.config_path, Attributes::readonly);
     return {};
 }
@@ -130,6 +135,7 @@ Result<void> Broker::setup_attrs()
     attrs_.set_internal("broker.starttime", fmt::format("{:.6f}", wall_now()));
     const std::pair<const char*, const char*> defaults[] = {
         {"instance-level", "0"},
+        {"jobid-path", "/"},
         {"log-level", "6"},
         {"log-stderr-level", "3"},
         {"log-forward-level", "7"},
@@ -198,6 +204,8 @@ Result<void> Broker::bootstrap()
     std::string pmi_mapping;
     auto pmi = PmiClient::from_env();
     if (pmi) {
+        if (auto r = join_parent_instance(); !r)
+            return r;
         if (auto r = pmi->init(); !r)
             return fail(r.error().errnum, "PMI init: " + r.error().text);
         rank_ = static_cast<uint32_t>(pmi->rank());
@@ -271,9 +279,16 @@ Result<void> Broker::bootstrap()
     auto rundir = attrs_.get("rundir");
     bool own_rundir = false;
     if (!rundir) {
-        char tmpl[] = "/tmp/flux-XXXXXX";
-        if (!mkdtemp(tmpl))
-            return fail(errno, fmt::format("cannot create rundir: {}", strerror(errno)));
+        // A child instance lives in its job's temporary directory, which
+        // the job shell removes whatever becomes of us.
+        // Deep nesting makes that path too long for a socket's name: then
+        // /tmp it is (and we remove it ourselves, as always).
+        const char* jobtmp = parent_ ? getenv("FLUX_JOB_TMPDIR") : nullptr;
+        std::string tmpl = fmt::format("{}/flux-XXXXXX", jobtmp && *jobtmp ? jobtmp : "/tmp");
+        if (tmpl.size() + std::strlen("/local") >= sizeof(sockaddr_un::sun_path))
+            tmpl = "/tmp/flux-XXXXXX";
+        if (!mkdtemp(tmpl.data()))
+            return fail(errno, fmt::format("cannot create rundir {}: {}", tmpl, strerror(errno)));
         rundir = tmpl;
         own_rundir = true;
     } else if (mkdir(rundir->c_str(), 0700) < 0 && errno != EEXIST) {
@@ -299,6 +314,10 @@ Result<void> Broker::bootstrap()
     if (auto r = local_->listen(); !r)
         return std::unexpected(r.error());
     attrs_.set_internal("local-uri", "local://" + sockpath);
+    if (rank_ == 0 && parent_ && !attrs_.get("resource.R")) {
+        if (auto r = fetch_job_R(); !r)
+            return r;
+    }
     // Read once at start-up: changing them later would do nothing.
     for (const char* a :
          {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path", "broker.poll-spin-us",
@@ -315,6 +334,79 @@ Result<void> Broker::bootstrap()
             return std::unexpected(r.error());
     }
     return {};
+}
+
+// A broker started by a job shell (PMI from the shell, FLUX_URI naming the
+// enclosing instance, FLUX_JOB_ID our job there) is one of a child
+// instance's brokers: take instance-level, jobid, jobid-path, parent-uri
+// and our node's hostname from the enclosing instance.
+Result<void> Broker::join_parent_instance()
+{
+    const char* uri = getenv("FLUX_URI");
+    const char* jobid = getenv("FLUX_JOB_ID");
+    if (!uri || !*uri || !jobid || !*jobid)
+        return {};
+    auto id = parse_jobid(jobid);
+    if (!id)
+        return fail(EINVAL, fmt::format("FLUX_JOB_ID={}: not a job id", jobid));
+    auto h = Handle::open(uri);
+    if (!h)
+        return fail(h.error().errnum,
+                    fmt::format("cannot reach the enclosing instance at {}: {}", uri, h.error().message()));
+    parent_ = std::move(*h);
+    jobid_ = *id;
+    auto level = parent_->getattr("instance-level");
+    auto path = parent_->getattr("jobid-path");
+    if (!level || !path)
+        return fail(EPROTO, fmt::format("enclosing instance at {}: cannot read its attributes", uri));
+    std::string f58 = encode_jobid(*id, JobIdEncoding::f58);
+    attrs_.set_initial("instance-level", std::to_string(std::strtol(level->c_str(), nullptr, 10) + 1));
+    attrs_.set_initial("jobid", f58);
+    attrs_.set_initial("jobid-path", *path == "/" ? "/" + f58 : *path + "/" + f58);
+    attrs_.set_initial("parent-uri", uri);
+    bool named = std::any_of(opts_.setattrs.begin(), opts_.setattrs.end(),
+                             [](const auto& kv) { return kv.first == "hostname"; });
+    if (!named)
+        if (auto host = parent_->getattr("hostname"))
+            attrs_.set_initial("hostname", *host);
+    return {};
+}
+
+// Rank 0 of a child instance: our resources are exactly our job's R in the
+// enclosing instance (the resource module re-ranks it).
+Result<void> Broker::fetch_job_R()
+{
+    auto r = parent_->rpc("job-info.lookup", fmt::format(R"({{"id":{},"keys":["R"]}})", jobid_)).get(30);
+    if (!r)
+        return fail(r.error().errnum, fmt::format("cannot get job {}'s R from the enclosing instance: {}",
+                                                  encode_jobid(jobid_, JobIdEncoding::f58), r.error().message()));
+    json resp = json::parse(r->payload, nullptr, false);
+    if (!resp.is_object() || !resp.contains("R"))
+        return fail(EPROTO, "job-info.lookup: malformed response from the enclosing instance");
+    std::string path = attrs_.get_or("rundir", "") + "/R.json";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f)
+        return fail(errno, fmt::format("{}: {}", path, strerror(errno)));
+    std::string text = resp["R"].dump();
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok)
+        return fail(EIO, fmt::format("{}: write failed", path));
+    attrs_.set_initial("resource.R", path);
+    return {};
+}
+
+// Tell the enclosing instance how to reach us (flux uri, flux proxy,
+// flux jobs --recursive, flux alloc --bg): a memo on our job.
+void Broker::post_uri_memo()
+{
+    if (!parent_ || rank_ != 0)
+        return;
+    std::string local = attrs_.get_or("local-uri", "");
+    std::string uri = fmt::format("ssh://{}{}", attrs_.get_or("hostname", ""), local.substr(std::strlen("local://")));
+    json req{{"id", jobid_}, {"memo", {{"uri", uri}}}};
+    if (auto r = parent_->rpc("job-manager.memo", req.dump()).get(30); !r)
+        log(3, fmt::format("cannot post our URI to the enclosing instance: {}", r.error().message()));
 }
 
 int Broker::run()
@@ -394,7 +486,11 @@ void Broker::subtree_changed(SubtreeStatus s)
         log(6, fmt::format("quorum reached: {} broker(s) online after {:.3f}s", size_, reactor_.now() - start_time_));
         set_state(State::run);
         attrs_.set_internal("broker.quorum-time", fmt::format("{:.6f}", reactor_.now() - start_time_));
-        start_initial_program();
+        post_uri_memo();
+        if (attrs_.get_or("broker.rc2_none", "0") != "0")
+            log(6, "no initial program (broker.rc2_none): running until shut down");
+        else
+            start_initial_program();
     }
 }
 

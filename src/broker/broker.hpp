@@ -19,6 +19,10 @@
 #include "overlay.hpp"
 #include "peer.hpp"
 
+namespace flux {
+class Handle;
+}
+
 namespace flux::broker {
 
 class LocalServer;
@@ -103,6 +107,9 @@ private:
     void finish_shutdown();
     void do_finish_shutdown();
     Result<void> setup_attrs();
+    Result<void> join_parent_instance();
+    Result<void> fetch_job_R();
+    void post_uri_memo();
 
     // built-in services (services.cpp); the table is at the bottom of it
     static const std::unordered_map<std::string, Builtin>& handler_table();
@@ -155,6 +162,8 @@ private:
     std::unique_ptr<LocalServer> local_;
     std::unique_ptr<ModuleHost> modules_;
     std::unique_ptr<Rexec> rexec_;
+    std::unique_ptr<Handle> parent_;                   // the enclosing instance, when we are its job
+    uint64_t jobid_ = 0;                               // our job's id there
     std::unordered_map<std::string, Peer*> peers_;     // route hop id -> peer
     std::unordered_map<std::string, Peer*> services_;  // service -> peer (nullptr = built in)
     std::vector<Message> dmesg_followers_;

@@ -17,6 +17,7 @@
 
 #include <clocale>
 #include <csignal>
+#include <filesystem>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -25,6 +26,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/archive.hpp>
 #include <flux/clock.hpp>
 #include <flux/handle.hpp>
 #include <flux/idset.hpp>
@@ -55,9 +57,12 @@ Result<std::optional<IdSet>> parse_ranks(const std::string& s)
     return std::optional<IdSet>(std::move(*ids));
 }
 
-// Expand {{id}} (and {{jobid}}, {{name}}) in an output file template.
-std::string expand(std::string tmpl, const std::string& id, const std::string& name)
+// Expand {{id}} (and {{jobid}}, {{name}}, {{tmpdir}}) in an output file
+// template or a command argument.
+std::string expand(std::string tmpl, const std::string& id, const std::string& name, const std::string& tmpdir = {})
 {
+    if (tmpl.find("{{") == std::string::npos)
+        return tmpl;
     auto sub = [&](const std::string& key, const std::string& val) {
         std::size_t p;
         while ((p = tmpl.find(key)) != std::string::npos)
@@ -66,6 +71,8 @@ std::string expand(std::string tmpl, const std::string& id, const std::string& n
     sub("{{id}}", id);
     sub("{{jobid}}", id);
     sub("{{name}}", name);
+    if (!tmpdir.empty())
+        sub("{{tmpdir}}", tmpdir);
     return tmpl;
 }
 
@@ -119,7 +126,10 @@ private:
     json options_;
     std::unique_ptr<PmiServer> pmi_;
     std::vector<std::string> env_;
+    std::vector<std::string> argv_;  // the command, templates expanded
+    std::string tmpdir_;             // FLUX_JOB_TMPDIR, removed at exit
     WatcherPtr prepare_;
+    TimerPtr orphan_kill_;
     std::vector<WatcherPtr> sigw_;
     json pending_ = json::array();  // output entries not yet sent
     int inflight_ = 0;
@@ -223,11 +233,45 @@ Result<void> Shell::init()
     }
     if (!found)
         return fail(EINVAL, fmt::format("rank {} is not part of the job's allocation", rank_));
-    map_ = TaskMap::block(slots, js_.tasks_per_slot, js_.ntasks);
+    if (js_.per_resource) {
+        // `count` tasks per node, or per allocated core (nested instances:
+        // one broker per node; flux run --tasks-per-node/--tasks-per-core).
+        std::uint32_t total = 0;
+        std::size_t i = 0;
+        for (auto r : R_.ranks()) {
+            std::uint32_t per =
+                js_.per_resource->type == "node" ? 1 : static_cast<std::uint32_t>(R_.cores_of(r)->count());
+            slots[i++] = per * js_.per_resource->count;
+            total += per * js_.per_resource->count;
+        }
+        map_ = TaskMap::block(slots, 1, total);
+    } else {
+        map_ = TaskMap::block(slots, js_.tasks_per_slot, js_.ntasks);
+    }
 
     json opts = json::parse(js_.shell_options());
     options_ = opts.is_object() ? opts : json::object();
     idstr_ = encode_jobid(id_, JobIdEncoding::f58);
+
+    // The job's temporary directory (FLUX_JOB_TMPDIR) in our broker's
+    // rundir, holding the jobspec's files (RFC 37: flux batch's script, a
+    // child instance's configuration); removed when the shell exits.
+    auto rundir = h_.getattr("rundir");
+    if (!rundir)
+        return fail(rundir.error().errnum, "cannot get the broker's rundir: " + rundir.error().message());
+    tmpdir_ = fmt::format("{}/jobtmp-{}-{}", *rundir, shell_rank_, idstr_);
+    if (mkdir(tmpdir_.c_str(), 0700) < 0 && errno != EEXIST) {
+        int e = errno;
+        std::string dir = tmpdir_;
+        tmpdir_.clear();
+        return fail(e, fmt::format("{}: {}", dir, strerror(e)));
+    }
+    const json& sys = (*js_.doc)["attributes"]["system"];
+    if (auto files = sys.find("files"); files != sys.end())
+        if (auto r = job::unpack_files(*files, tmpdir_); !r)
+            return r;
+    for (const auto& a : js_.command)
+        argv_.push_back(expand(a, idstr_, js_.job_name, tmpdir_));
 
     // Binding: the cores of this rank (cpu-affinity=off disables it).
     std::string aff = options_.contains("cpu-affinity") && options_["cpu-affinity"].is_string()
@@ -314,6 +358,7 @@ Result<void> Shell::init()
     env["FLUX_JOB_SIZE"] = std::to_string(map_.total);
     env["FLUX_JOB_NNODES"] = std::to_string(nshells_);
     env["FLUX_JOB_NODELIST"] = R_.nodelist().encode();
+    env["FLUX_JOB_TMPDIR"] = tmpdir_;
     if (!gpus_.empty()) {
         env["CUDA_VISIBLE_DEVICES"] = gpus_;
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
@@ -343,7 +388,7 @@ Result<void> Shell::spawn(Task& t)
     for (auto& e : env)
         envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::vector<std::string> argv_s = js_.command;
+    std::vector<std::string> argv_s = argv_;
     std::vector<char*> argv;
     for (auto& a : argv_s)
         argv.push_back(a.data());
@@ -387,7 +432,7 @@ Result<void> Shell::spawn(Task& t)
     t.pmi_fd = pmi[0];
     if (rc != 0) {
         t.pid = -1;
-        return fail(rc, fmt::format("{}: {}", js_.command[0], strerror(rc)));
+        return fail(rc, fmt::format("{}: {}", argv_[0], strerror(rc)));
     }
     return {};
 }
@@ -640,11 +685,29 @@ int Shell::run()
     // itself outlives them so it can report their status.
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGUSR1, SIGUSR2, SIGPIPE})
         sigw_.push_back(h_.reactor().signal(sig, [](int) {}));
+    // Our broker went away (its instance died): nobody is left to report
+    // to or to stop the tasks, so stop them ourselves. A nested instance's
+    // brokers take SIGTERM as "shut down", then SIGKILL if they linger.
+    h_.on_disconnect([this](const Error&) {
+        if (orphan_kill_)
+            return;
+        for (const auto& t : tasks_)
+            if (!t.exited && t.pid > 0)
+                ::kill(t.pid, SIGTERM);
+        orphan_kill_ = h_.reactor().timer(10, 0, [] { ::kill(-getpgrp(), SIGKILL); });
+    });
+    auto cleanup = [this] {
+        if (!tmpdir_.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(tmpdir_, ec);
+        }
+    };
     if (auto r = init(); !r) {
         fprintf(stderr, "flux-shell: job %ju: %s\n", static_cast<uintmax_t>(id_), r.error().message().c_str());
         log_error(r.error().message());
         flush_output(true);
         h_.reactor().run();
+        cleanup();
         return 1;
     }
     prepare_ = h_.reactor().prepare([this] { flush_output(); });
@@ -657,6 +720,7 @@ int Shell::run()
     for (int fd : {file_fd_[0], file_fd_[1]})
         if (fd >= 0 && (fd != file_fd_[1] || file_fd_[1] != file_fd_[0]))
             close(fd);
+    cleanup();
     return exit_code_;
 }
 

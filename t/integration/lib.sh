@@ -9,6 +9,7 @@
 #   output_is DESC EXPECTED CMD...   CMD's stdout equals EXPECTED
 #   output_has DESC REGEX CMD...     CMD's stdout+stderr matches REGEX (grep -E)
 #   wait_until DESC SECONDS CMD...   CMD succeeds within SECONDS (polled on a short interval)
+#   ok DESC wait_gone PATTERN        no process matches PATTERN within 20 seconds
 # The script ends with `done_testing`, which prints "N passed, M failed".
 
 set -u
@@ -103,6 +104,20 @@ wait_until() {
         sleep 0.05
     done
     _report 0 "$desc"
+}
+
+# wait_gone PATTERN: succeed once no process matches PATTERN (pgrep -f),
+# within 20 seconds; list the survivors otherwise. For use under ok.
+wait_gone() {
+    local deadline=$((SECONDS + 20))
+    while pgrep -f "$1" >/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "# still running after 20s:"
+            pgrep -af "$1"
+            return 1
+        fi
+        sleep 0.05
+    done
 }
 
 done_testing() {

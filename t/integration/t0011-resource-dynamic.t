@@ -80,6 +80,6 @@ output_has "...naming it" "0-x" flux start --test-size=2 --test-hosts='n[0-1]' -
 printf '[[resource.config]]\nhosts = "other[0-1]"\ncores = "0-3"\n' >bad.toml
 exit_code 1 "configured hosts that are not the instance's fail" flux start --test-size=2 --test-hosts='n[0-1]' -c bad.toml true
 printf '[resource]\nbogus = 1\n' >bad.toml
-output_has "an unknown [resource] key is named" "unknown key 'bogus'" flux start -c bad.toml true
+output_has "an unknown [resource] key is named" "unknown configuration key 'resource.bogus'" flux start -c bad.toml true
 rm -f bad.toml
 done_testing

@@ -337,3 +337,29 @@ TEST(Merge, DeepMergeLaterWins)
     flux::conf::merge(a, b);
     EXPECT_EQ(a, json::parse(R"({"t": {"x": [1], "y": {"p": 1, "q": 2}}, "s": 1, "u": true})"));
 }
+
+TEST(CheckKnown, OurTablesAreCheckedKeyByKey)
+{
+    EXPECT_TRUE(flux::conf::check_known(json::object()));
+    EXPECT_TRUE(flux::conf::check_known(
+        json{{"resource", {{"exclude", "0"}, {"noverify", true}}}, {"tbon", {{"fanout", 4}}},
+             {"access", {{"allow-guest-user", true}}}, {"sched-simple", {{"alloc-mode", "best-fit"}}},
+             {"exec", {{"kill-timeout", 5}}}}));
+    auto r = flux::conf::check_known(json{{"resource", {{"bogus", 1}}}});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().errnum, EINVAL);
+    EXPECT_EQ(r.error().text, "unknown configuration key 'resource.bogus'");
+    r = flux::conf::check_known(json{{"tbon", 3}});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().text, "configuration 'tbon' must be a table");
+}
+
+TEST(CheckKnown, FluxCoreTablesAreAcceptedUnknownOnesAreNot)
+{
+    EXPECT_TRUE(flux::conf::check_known(json{{"policy", {{"jobspec", {{"defaults", json::object()}}}}},
+                                             {"queues", {{"debug", json::object()}}},
+                                             {"bootstrap", {{"curve_cert", "/x"}}}}));
+    auto r = flux::conf::check_known(json{{"nosuch", {{"key", 1}}}});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().text, "unknown configuration table 'nosuch'");
+}

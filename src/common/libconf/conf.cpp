@@ -462,4 +462,62 @@ Result<std::string> get_string(const json& conf, std::string_view key, std::stri
         });
 }
 
+Result<void> check_known(const nlohmann::json& conf)
+{
+    if (!conf.is_object())
+        return fail(EINVAL, "configuration must be a table");
+    // Tables this implementation reads, with every key it accepts.
+    static const std::pair<std::string_view, std::vector<std::string_view>> ours[] = {
+        {"access", {"allow-guest-user", "allow-root-owner"}},
+        {"tbon",
+         {"fanout", "topo", "keepalive_period", "lost_timeout", "interface-hint", "zmqdebug", "tcp_user_timeout",
+          "connect_timeout", "torpid_min", "torpid_max", "prefertcp", "child_rcvhwm"}},
+        {"resource", {"path", "config", "exclude", "noverify", "verify", "norestrict", "rediscover", "scheduling"}},
+        {"sched-simple", {"alloc-mode"}},
+        {"exec",
+         {"kill-timeout", "term-signal", "kill-signal", "max-kill-count", "job-shell", "imp", "service",
+          "service-override", "barrier-timeout", "sdexec-properties", "sdexec-stop-timer-sec",
+          "sdexec-stop-timer-signal", "testexec"}},
+    };
+    // flux-core's other tables: accepted, not interpreted.
+    static const std::string_view theirs[] = {"bootstrap",
+                                              "job-manager",
+                                              "policy",
+                                              "queues",
+                                              "ingest",
+                                              "kvs",
+                                              "content",
+                                              "archive",
+                                              "cron",
+                                              "systemd",
+                                              "heartbeat",
+                                              "job-list",
+                                              "job-info",
+                                              "broker",
+                                              "cray-pals",
+                                              "sched-fluxion-qmanager",
+                                              "sched-fluxion-resource",
+                                              "sched-fluxion-feasibility",
+                                              "content-sqlite",
+                                              "job-validator",
+                                              "jobspec-update",
+                                              "housekeeping",
+                                              "log",
+                                              "sched"};
+    for (const auto& [table, value] : conf.items()) {
+        auto known = std::find_if(std::begin(ours), std::end(ours), [&](const auto& t) { return t.first == table; });
+        if (known == std::end(ours)) {
+            if (std::find(std::begin(theirs), std::end(theirs), table) == std::end(theirs))
+                return fail(EINVAL, "unknown configuration table '" + table + "'");
+            continue;
+        }
+        if (!value.is_object())
+            return fail(EINVAL, "configuration '" + table + "' must be a table");
+        for (const auto& [key, v] : value.items())
+            if (std::find(known->second.begin(), known->second.end(), key) == known->second.end())
+                return fail(EINVAL, "unknown configuration key '" + table + "." + key + "'");
+    }
+    return {};
+}
+
 }  // namespace flux::conf

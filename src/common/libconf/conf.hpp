@@ -49,6 +49,13 @@ void merge(nlohmann::json& dst, const nlohmann::json& src);
 /// already holds a non-table value.
 Result<void> apply_override(nlohmann::json& conf, std::string_view key_eq_val);
 
+/// Check that `conf` names only tables an instance knows: ours ([access],
+/// [tbon], [resource], [sched-simple], [exec]), whose keys are checked too,
+/// and flux-core's others ([bootstrap], [job-manager], [policy], [queues],
+/// ...), accepted as they are. Errors: EINVAL naming the first unknown
+/// table or key ("unknown configuration key 'resource.bogus'").
+Result<void> check_known(const nlohmann::json& conf);
+
 /// Find the value at dotted `key`.  Returns nullptr if it (or a table on
 /// the way to it) is absent.  Errors: EINVAL if a component on the way is
 /// present but not a table.

@@ -1,6 +1,9 @@
 // Handle: RPC futures, message dispatch and broker conveniences over a Connector.
 #include <flux/handle.hpp>
 
+#include <unistd.h>
+
+#include <cstring>
 #include <deque>
 #include <unordered_map>
 #include <vector>
@@ -149,10 +152,22 @@ Result<std::unique_ptr<Handle>> Handle::open(std::string_view uri)
             return fail(ENOENT, "FLUX_URI is not set: run this inside an instance (see flux start)");
         u = env;
     }
-    constexpr std::string_view scheme = "local://";
-    if (u.compare(0, scheme.size(), scheme) != 0)
-        return fail(EINVAL, "unsupported URI '" + u + "' (expected local://PATH)");
-    auto conn = connect_local(u.substr(scheme.size()));
+    std::string path;
+    if (u.starts_with("local://")) {
+        path = u.substr(std::strlen("local://"));
+    } else if (u.starts_with("ssh://")) {
+        // ssh://HOST/PATH (a child instance's remote URI): reachable when
+        // its socket is on this machine, as with every instance of a
+        // single-node or --test-hosts tree.
+        auto slash = u.find('/', std::strlen("ssh://"));
+        path = slash == std::string::npos ? "" : u.substr(slash);
+        if (path.empty() || access(path.c_str(), F_OK) != 0)
+            return fail(EHOSTUNREACH,
+                        "cannot reach '" + u + "': its socket is not on this host (run the command on that host)");
+    } else {
+        return fail(EINVAL, "unsupported URI '" + u + "' (expected local://PATH or ssh://HOST/PATH)");
+    }
+    auto conn = connect_local(path);
     if (!conn)
         return std::unexpected(conn.error());
     return std::make_unique<Handle>(std::move(*conn));

@@ -143,6 +143,7 @@ int job_manager_main(Handle& h, const std::vector<std::string>& args)
         {MsgType::request, "job-manager.raiseall", &JobManager::raiseall, role::all},
         {MsgType::request, "job-manager.kill", &JobManager::kill, role::all},
         {MsgType::request, "job-manager.urgency", &JobManager::urgency, role::all},
+        {MsgType::request, "job-manager.memo", &JobManager::memo, role::all},
         {MsgType::request, "job-manager.wait", &JobManager::wait, role::all},
         {MsgType::request, "job-manager.sched-hello", &JobManager::sched_hello, role::owner},
         {MsgType::request, "job-manager.sched-ready", &JobManager::sched_ready, role::owner},

@@ -40,6 +40,7 @@ public:
     void raiseall(const Message& m);
     void kill(const Message& m);
     void urgency(const Message& m);
+    void memo(const Message& m);
     void wait(const Message& m);
     void sched_hello(const Message& m);  // alloc.cpp
     void sched_ready(const Message& m);

@@ -124,6 +124,25 @@ Job* JobManager::active_job(const Message& m, JobId id, const char* denied)
     return job;
 }
 
+// job-manager.memo {id, memo: {KEY: VALUE|null, ...}}: a memo event (RFC
+// 21) on an active job; job-list shows it as annotations.user. A child
+// instance posts {uri} this way.
+void JobManager::memo(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    JobId id = req.at("id").get<JobId>();
+    const json& memo = req.at("memo");
+    if (!memo.is_object() || memo.empty()) {
+        respond_error(m, EPROTO, "memo must be a non-empty object");
+        return;
+    }
+    Job* job = active_job(m, id, "guests may only add memos to their own jobs");
+    if (!job)
+        return;
+    post_text(*job, "memo", memo.dump(-1, ' ', false, json::error_handler_t::replace));
+    respond(m);
+}
+
 // job-manager.raise {id, type, severity, note}: post an exception.
 void JobManager::raise(const Message& m)
 {
