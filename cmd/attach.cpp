@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -266,6 +267,22 @@ int Attach::run()
         });
         return f;
     };
+    // With a pty on the job's side, keystrokes go there as typed and its
+    // terminal does the echoing and line editing: ours must stay out of it.
+    struct RawTty {
+        termios saved{};
+        bool on = false;
+        ~RawTty()
+        {
+            if (on)
+                tcsetattr(0, TCSADRAIN, &saved);
+        }
+    } raw;
+    if (o_.raw_tty && isatty(0) && tcgetattr(0, &raw.saved) == 0) {
+        termios t = raw.saved;
+        cfmakeraw(&t);
+        raw.on = tcsetattr(0, TCSADRAIN, &t) == 0;
+    }
     ev_ = watch("eventlog", false);
     out_ = watch("guest.output", true);
     if (o_.forward_stdin)

@@ -18,6 +18,7 @@ struct AttachOptions {
     std::string wait_event = "clean";
     bool forward_stdin = false;       ///< send our stdin to the job's input log
     std::string stdin_ranks = "all";  ///< the tasks that get it (idset or "all")
+    bool raw_tty = false;             ///< the job's task has a pty: put our terminal in raw mode
 };
 
 /// True when fd 0 is /dev/null or closed: nothing to forward.

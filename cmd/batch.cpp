@@ -1,6 +1,7 @@
 // flux batch and flux alloc: submit a job whose tasks are the brokers of a
 // child instance (one per allocated node) running a script or a command as
 // its initial program, as flux-core's JobspecV1.from_nest_command does.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <clocale>
@@ -285,10 +286,18 @@ int alloc(int argc, char** argv)
         n.broker_opts.push_back("-Sbroker.rc2_none=1");
     if (o.job_name.empty())
         o.job_name = command.empty() ? "flux" : command[0];
-    // The initial program reads our stdin through the job's input log.
+    // The initial program reads our stdin through the job's input log; from
+    // a terminal, it gets a terminal of its own (a pty the size of ours).
     bool forward_stdin = !n.bg && !stdin_is_null();
     if (forward_stdin)
         o.stdin_log_ranks = "0";
+    bool tty = !n.bg && isatty(0);
+    if (tty) {
+        winsize ws{};
+        if (ioctl(0, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0)
+            ws = winsize{24, 80, 0, 0};
+        o.setopt.push_back(fmt::format(R"(pty={{"ranks":"0","rows":{},"cols":{}}})", ws.ws_row, ws.ws_col));
+    }
     std::unique_ptr<Handle> h;
     auto id = submit_nested("alloc", nest_jobspec(o, n, command, nullptr), o, h);
     if (!id)
@@ -306,6 +315,7 @@ int alloc(int argc, char** argv)
     AttachOptions ao;
     ao.forward_stdin = forward_stdin;
     ao.stdin_ranks = "0";
+    ao.raw_tty = tty;
     return attach(*h, *id, ao);
 }
 

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -85,6 +86,7 @@ struct Task {
     int out_fd = -1, err_fd = -1, pmi_fd = -1;
     WatcherPtr out_w, err_w, pmi_w, child_w;
     std::string pmi_in;
+    bool pty = false;     // stdin/stdout/stderr are a terminal; out_fd is its master
     int in_fd = -1;       // write end of the task's stdin (forwarded input)
     std::string in_buf;   // input not yet written
     bool in_eof = false;  // close stdin once in_buf is written
@@ -100,6 +102,8 @@ private:
     Result<void> init();
     void start_tasks();
     Result<void> spawn(Task& t);
+    Result<void> spawn_on_pty(Task& t);
+    int launch(Task& t, posix_spawn_file_actions_t& fa, short flags);
     void on_output(Task& t, bool is_stderr);
     void watch_input();
     void on_input(const json& entry);
@@ -146,6 +150,12 @@ private:
     std::string stdin_type_, stdin_path_;
     std::optional<IdSet> stdin_ranks_;
     Future input_watch_;
+    // pty: these tasks (rank 0 by default) get a terminal of this size
+    // (flux alloc from a terminal: the child's initial program is
+    // interactive); its output is the task's stdout, input goes to it.
+    bool pty_ = false;
+    std::optional<IdSet> pty_ranks_;
+    struct winsize winsize_ {};
 };
 
 void Shell::emit(const std::string& name, json ctx)
@@ -335,6 +345,15 @@ Result<void> Shell::init()
             stdin_ranks_ = std::move(*ranks);
         }
     }
+    if (auto pty = options_.find("pty"); pty != options_.end() && pty->is_object()) {
+        auto ranks = parse_ranks(pty->value("ranks", "0"));
+        if (!ranks)
+            return fail(EINVAL, "pty: ranks: " + ranks.error().message());
+        pty_ = true;
+        pty_ranks_ = std::move(*ranks);
+        winsize_.ws_row = static_cast<unsigned short>(pty->value("rows", 24));
+        winsize_.ws_col = static_cast<unsigned short>(pty->value("cols", 80));
+    }
     if (shell_rank_ == 0)
         emit("header", json{{"version", 1},
                             {"encoding", {{"stdout", "UTF-8"}, {"stderr", "UTF-8"}}},
@@ -371,15 +390,11 @@ Result<void> Shell::init()
     return {};
 }
 
-Result<void> Shell::spawn(Task& t)
+// Start t's command: the file actions set up its stdin/stdout/stderr and
+// PMI fd; here the rest of the descriptors are closed, the directory, the
+// environment and the signal state set. Returns posix_spawn's error.
+int Shell::launch(Task& t, posix_spawn_file_actions_t& fa, short flags)
 {
-    int out[2], err[2], pmi[2], in[2] = {-1, -1};
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pmi) < 0)
-        return fail(errno, strerror(errno));
-    bool gets_input = !stdin_type_.empty() && (!stdin_ranks_ || stdin_ranks_->contains(t.rank));
-    if (gets_input && stdin_type_ == "log" && pipe2(in, O_CLOEXEC) < 0)
-        return fail(errno, strerror(errno));
     std::vector<std::string> env = env_;
     env.push_back(fmt::format("FLUX_TASK_RANK={}", t.rank));
     env.push_back(fmt::format("FLUX_TASK_LOCAL_ID={}", t.local_id));
@@ -393,11 +408,37 @@ Result<void> Shell::spawn(Task& t)
     for (auto& a : argv_s)
         argv.push_back(a.data());
     argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    if (!js_.cwd.empty())
+        posix_spawn_file_actions_addchdir_np(&fa, js_.cwd.c_str());
     posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags));
+    int rc = posix_spawnp(&t.pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+Result<void> Shell::spawn(Task& t)
+{
+    t.pty = pty_ && (!pty_ranks_ || pty_ranks_->contains(t.rank));
+    if (t.pty)
+        return spawn_on_pty(t);
+    int out[2], err[2], pmi[2], in[2] = {-1, -1};
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pmi) < 0)
+        return fail(errno, strerror(errno));
+    bool gets_input = !stdin_type_.empty() && (!stdin_ranks_ || stdin_ranks_->contains(t.rank));
+    if (gets_input && stdin_type_ == "log" && pipe2(in, O_CLOEXEC) < 0)
+        return fail(errno, strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
     if (in[0] >= 0)
         posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     else if (gets_input)
@@ -407,18 +448,7 @@ Result<void> Shell::spawn(Task& t)
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawn_file_actions_adddup2(&fa, pmi[1], 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    if (!js_.cwd.empty())
-        posix_spawn_file_actions_addchdir_np(&fa, js_.cwd.c_str());
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp(&t.pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = launch(t, fa, 0);
     close(out[1]);
     close(err[1]);
     close(pmi[1]);
@@ -430,6 +460,47 @@ Result<void> Shell::spawn(Task& t)
     t.out_fd = out[0];
     t.err_fd = err[0];
     t.pmi_fd = pmi[0];
+    if (rc != 0) {
+        t.pid = -1;
+        return fail(rc, fmt::format("{}: {}", argv_[0], strerror(rc)));
+    }
+    return {};
+}
+
+// A task on a terminal of its own: a new session whose controlling tty is
+// the pty's slave on stdin, stdout and stderr. We keep the master: what it
+// reads is the task's stdout, forwarded input is written to it.
+Result<void> Shell::spawn_on_pty(Task& t)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+        int e = errno;
+        if (m >= 0)
+            close(m);
+        return fail(e, fmt::format("pty: {}", strerror(e)));
+    }
+    std::string slave = ptsname(m);
+    (void)ioctl(m, TIOCSWINSZ, &winsize_);
+    int pmi[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pmi) < 0) {
+        close(m);
+        return fail(errno, strerror(errno));
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    // After setsid, opening the slave makes it our controlling terminal.
+    posix_spawn_file_actions_addopen(&fa, 0, slave.c_str(), O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    posix_spawn_file_actions_adddup2(&fa, pmi[1], 3);
+    int rc = launch(t, fa, POSIX_SPAWN_SETSID);
+    close(pmi[1]);
+    t.pmi_fd = pmi[0];
+    t.out_fd = m;
+    if (!stdin_type_.empty()) {
+        t.in_fd = fcntl(m, F_DUPFD_CLOEXEC, 0);
+        fcntl(t.in_fd, F_SETFL, O_NONBLOCK);
+    }
     if (rc != 0) {
         t.pid = -1;
         return fail(rc, fmt::format("{}: {}", argv_[0], strerror(rc)));
@@ -495,9 +566,10 @@ void Shell::start_tasks()
         } else {
             t.child_w = h_.reactor().child(t.pid, [this, i](pid_t, int status) { on_exit(tasks_[i], status); });
         }
-        open_streams_ += 2;
+        open_streams_ += t.pty ? 1 : 2;
         t.out_w = h_.reactor().fd(t.out_fd, EPOLLIN, [this, i](uint32_t) { on_output(tasks_[i], false); });
-        t.err_w = h_.reactor().fd(t.err_fd, EPOLLIN, [this, i](uint32_t) { on_output(tasks_[i], true); });
+        if (!t.pty)
+            t.err_w = h_.reactor().fd(t.err_fd, EPOLLIN, [this, i](uint32_t) { on_output(tasks_[i], true); });
         t.pmi_w = h_.reactor().fd(t.pmi_fd, EPOLLIN, [this, i](uint32_t) { on_pmi(i); });
     }
     if (bound)
@@ -613,6 +685,8 @@ void Shell::pump_input(std::size_t idx)
     }
     t.in_w.reset();
     if (t.in_eof) {
+        if (t.pty)  // a terminal has no end: end-of-file is its EOF character
+            (void)!write(t.in_fd, "\x04", 1);
         close(t.in_fd);
         t.in_fd = -1;
     }

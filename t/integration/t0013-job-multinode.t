@@ -18,6 +18,10 @@ output_is "task ranks are global, in block order" "0:0 1:0 2:1 3:1" \
 output_is "local ids restart on each node" "0 0 1 1" \
     bash -c 'flux run -N2 -n4 printenv FLUX_TASK_LOCAL_ID | sort | xargs'
 output_is "FLUX_JOB_NNODES" "2 2" bash -c 'flux run -N2 printenv FLUX_JOB_NNODES | xargs'
+output_is "--tasks-per-node=2 on 2 nodes: 4 tasks, 2 per node" "0:0 1:0 2:1 3:1" \
+    bash -c 'flux run -N2 --tasks-per-node=2 sh -c "echo \$FLUX_TASK_RANK:\$(flux getattr rank)" | sort | xargs'
+output_is "--tasks-per-core=1 with --cores=4: a task per core" "4" \
+    bash -c 'flux run --cores=4 --tasks-per-core=1 printenv FLUX_JOB_SIZE | sort -u'
 output_has "-x: an exclusive node gets all its cores" '"core":"0-1"' \
     bash -c 'id=$(flux submit -N1 -x true); flux job wait-event -t 30 $id clean >/dev/null; flux job info $id R'
 a=$(flux submit -n1 sleep 300)

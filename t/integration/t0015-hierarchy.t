@@ -123,6 +123,11 @@ output_has "a directive after the script started is refused" "directive after" f
 # --- flux alloc -------------------------------------------------------------
 exit_code 7 "flux alloc exits with its command's status" flux alloc -n1 sh -c 'exit 7'
 output_is "flux alloc forwards stdin to the command" "hello child" bash -c 'echo hello child | flux alloc -n1 cat'
+# From a terminal (script(1) provides one), the command gets a pty of its own.
+output_has "flux alloc from a terminal runs the command on a terminal" "^on-a-tty 24 80" \
+    script -qec "flux alloc -n1 sh -c 'test -t 0 && test -t 1 && echo on-a-tty \$(stty size)'" /dev/null
+exit_code 5 "...an interactive shell there reads what we type" \
+    bash -c 'printf "exit 5\n" | script -qec "flux alloc -n1 sh -i" /dev/null'
 output_is "depth: three nested allocs" "3" flux alloc -n1 flux alloc -n1 flux alloc -n1 flux getattr instance-level
 # The alloc's command waits for the batch job inside (flux queue drain):
 # an instance cancels what is left when its initial program exits.
