@@ -38,6 +38,8 @@ step flux submit --urgency=0 --job-name=held true
 step flux jobs
 step flux queue status
 step sh -c 'flux cancel --all; flux queue drain; flux jobs -a --stats | head -6'
+step flux alloc -N2 sh -c 'echo "a child instance: level $(flux getattr instance-level), $(flux resource info)"'
+step sh -c 'id=$(flux alloc --bg -N2); flux proxy $id flux submit -N2 sleep 30 >/dev/null; flux jobs -R; flux pstree; flux cancel $id'
 echo
 echo "Tour complete; the instance shuts down when this script exits."
 TOUR
