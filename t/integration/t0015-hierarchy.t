@@ -120,6 +120,17 @@ output_has "neither -n nor -N" "Number of slots to allocate must be specified" f
 printf '#!/bin/sh\necho x\n# flux: -N1\n' >late.sh
 output_has "a directive after the script started is refused" "directive after" flux batch late.sh
 
+# GPUs follow the allocation: a separate 1-broker instance configured with 2.
+cat >gpus.toml <<EOF
+[[resource.config]]
+hosts = "$(hostname)"
+cores = "0-3"
+gpus = "0-1"
+EOF
+output_is "GPUs follow: -g1 gives the child 1 GPU, and CUDA_VISIBLE_DEVICES inside" "1 0" \
+    flux start -c gpus.toml flux alloc -n1 -g1 sh -c \
+    'echo $(flux resource list -no {ngpus} -s free) $(flux run -g1 printenv CUDA_VISIBLE_DEVICES)'
+
 # --- flux alloc -------------------------------------------------------------
 exit_code 7 "flux alloc exits with its command's status" flux alloc -n1 sh -c 'exit 7'
 output_is "flux alloc forwards stdin to the command" "hello child" bash -c 'echo hello child | flux alloc -n1 cat'
@@ -153,7 +164,7 @@ output_has "flux uri --local" "^local:///" flux uri --local "$bg"
 output_has "flux uri JOBID?local" "^local:///" flux uri "$bg?local"
 output_is "flux proxy runs a command in the child" "1 2" \
     bash -c "echo \$(flux proxy $bg flux getattr instance-level) \$(flux proxy $bg flux getattr size)"
-inner=$(flux proxy "$bg" flux submit -N2 -n2 sleep 10m)
+inner=$(flux proxy "$bg" flux submit -N2 -n2 sleep 613)
 flux proxy "$bg" flux job wait-event -t 30 "$inner" start >/dev/null
 output_is "a job inside runs only in the child (parent: one job)" "flux 2" running
 g2=$(flux proxy "$bg" flux alloc --bg -n1)
@@ -169,7 +180,7 @@ output_has "flux proxy to an unknown job" "not found" flux proxy f1111111 true
 t0=$(date +%s)
 ok "cancel the alloc --bg instance" flux cancel "$bg"
 ok "...it ends within seconds" flux job wait-event -t 20 "$bg" clean
-ok "...and leaves nothing behind" wait_gone 'sleep 10m'
+ok "...and leaves nothing behind" wait_gone "sleep 613"
 output_has "flux proxy to an inactive job" "is not running" flux proxy "$bg" true
 
 # --- a child whose parent dies ------------------------------------------------
