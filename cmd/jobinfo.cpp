@@ -741,6 +741,23 @@ std::string job_to_json(const JobInfo& j, double now)
     return py_json(d);
 }
 
+void add_state_constraint(ojson& all, std::uint32_t states, std::uint32_t results)
+{
+    if (states && results)
+        all.push_back({{"or", {{{"states", {states}}}, {{"results", {results}}}}}});
+    else if (states)
+        all.push_back({{"states", {states}}});
+    else if (results)
+        all.push_back({{"results", {results}}});
+}
+
+std::string running_instance_uri(const JobInfo& job, double now)
+{
+    if (job_state_str(job, true) != "R")
+        return "";
+    return std::get<std::string>(job_field(job, "uri", now));
+}
+
 bool add_filter(const std::string& name, std::uint32_t& states, std::uint32_t& results)
 {
     std::string l;

@@ -74,6 +74,11 @@ std::string py_json(const nlohmann::ordered_json& j);
 /// (completed, failed, canceled, timeout), in any case, into the masks.
 /// False for any other name.
 bool add_filter(const std::string& name, std::uint32_t& states, std::uint32_t& results);
+/// Append to the job-list constraint terms `all` the states/results masks
+/// from add_filter: either matches when both are set, nothing when neither.
+void add_state_constraint(nlohmann::ordered_json& all, std::uint32_t states, std::uint32_t results);
+/// The URI of a running job that is a Flux instance (its "uri" memo), or "".
+std::string running_instance_uri(const JobInfo& job, double now);
 /// Every argument split at its commas ("a,b" "c" -> a b c).
 std::vector<std::string> split_commas(const std::vector<std::string>& args);
 

@@ -247,12 +247,7 @@ Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields
     auto queues = split_commas(o.queue);
     if (!queues.empty())
         all.push_back({{"queue", queues}});
-    if (states && results)
-        all.push_back({{"or", {{{"states", {states}}}, {{"results", {results}}}}}});
-    else if (states)
-        all.push_back({{"states", {states}}});
-    else if (results)
-        all.push_back({{"results", {results}}});
+    add_state_constraint(all, states, results);
     if (!include.is_null())
         all.push_back(include);
     ojson req{{"max_entries", max_entries}, {"attrs", attr_list}, {"since", since}, {"constraint", {{"and", all}}}};
@@ -420,8 +415,8 @@ int list_jobs(Handle* h, Options& o, OutputFormat& formatter, const std::string&
     // -R: each running instance of ours, its jobs under its id path.
     if (o.recursive && (o.level < 0 || level < o.level)) {
         for (const JobInfo* j : order) {
-            std::string uri = std::get<std::string>(job_field(*j, "uri", now));
-            if (uri.empty() || job_state_str(*j, true) != "R" || (!o.recurse_all && j->userid != getuid()))
+            std::string uri = running_instance_uri(*j, now);
+            if (uri.empty() || (!o.recurse_all && j->userid != getuid()))
                 continue;
             std::string p = path + encode_jobid(j->id, JobIdEncoding::f58);
             fmt::print("\n{}:\n", p);

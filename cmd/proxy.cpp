@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <flux/eventlog.hpp>
 #include <flux/jobid.hpp>
 
 #include "commands.hpp"
@@ -58,24 +59,18 @@ Result<std::string> job_uri(Handle& h, const std::string& idstr)
         return fail(r.error().errnum, fmt::format("{}: {}", idstr, r.error().message()));
     }
     json resp = json::parse(r->payload, nullptr, false);
-    std::string text = resp.is_object() ? resp.value("eventlog", "") : "";
+    auto log = decode_eventlog(resp.is_object() ? resp.value("eventlog", "") : "");
+    if (!log)
+        return fail(EPROTO, fmt::format("{}: eventlog: {}", idstr, log.error().message()));
     std::string uri;
     bool started = false, finished = false;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        std::size_t nl = text.find('\n', pos);
-        json e = json::parse(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos), nullptr, false);
-        pos = nl == std::string::npos ? text.size() : nl + 1;
-        if (!e.is_object())
-            continue;
-        std::string name = e.value("name", "");
-        if (name == "start")
+    for (const auto& e : *log) {
+        if (e.name == "start")
             started = true;
-        else if (name == "finish" || name == "clean")
+        else if (e.name == "finish" || e.name == "clean")
             finished = true;
-        else if (name == "memo" && e.contains("context") && e["context"].is_object() && e["context"].contains("uri") &&
-                 e["context"]["uri"].is_string())
-            uri = e["context"]["uri"].get<std::string>();
+        else if (e.name == "memo" && e.context.is_object() && e.context.contains("uri") && e.context["uri"].is_string())
+            uri = e.context["uri"].get<std::string>();
     }
     if (finished || (!started && uri.empty()))
         return fail(EINVAL, fmt::format("jobid {} is not running", idstr));

@@ -164,12 +164,7 @@ std::vector<JobInfo> fetch(Handle& h, const std::string& filters, int count, con
     std::uint32_t results = 0;
     std::uint32_t states = filter_states(filters, results);
     ojson all = ojson::array({{{"userid", {getuid()}}}});
-    if (states && results)
-        all.push_back({{"or", {{{"states", {states}}}, {{"results", {results}}}}}});
-    else if (states)
-        all.push_back({{"states", {states}}});
-    else if (results)
-        all.push_back({{"results", {results}}});
+    add_state_constraint(all, states, results);
     ojson req{{"max_entries", count}, {"attrs", {"all"}}, {"since", 0.0}, {"constraint", {{"and", all}}}};
     auto r = h.rpc("job-list.list", req.dump()).get();
     if (!r)
@@ -188,8 +183,8 @@ std::unique_ptr<Tree> load_tree(Handle* h, const Ctx& ctx, const std::string& la
 
 std::unique_ptr<Tree> process_entry(const JobInfo& job, const Ctx& ctx, const std::string* filters, int level)
 {
-    std::string uri = std::get<std::string>(job_field(job, "uri", ctx.now));
-    bool parent = !uri.empty() && job_state_str(job, true) == "R";
+    std::string uri = running_instance_uri(job, ctx.now);
+    bool parent = !uri.empty();
     std::string label = format_job(parent ? *ctx.fmts.parent : *ctx.fmts.label, job, ctx.now);
     std::string prefix = ctx.fmts.prefix ? format_job(*ctx.fmts.prefix, job, ctx.now) : "";
     if (!parent)

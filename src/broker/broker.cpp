@@ -318,6 +318,8 @@ Result<void> Broker::bootstrap()
         if (auto r = fetch_job_R(); !r)
             return r;
     }
+    if (rank_ != 0)
+        parent_.reset();  // only rank 0 has more to say to the enclosing instance
     // Read once at start-up: changing them later would do nothing.
     for (const char* a :
          {"hostname", "instance-level", "jobid", "parent-uri", "jobid-path", "broker.poll-spin-us",
@@ -407,6 +409,7 @@ void Broker::post_uri_memo()
     json req{{"id", jobid_}, {"memo", {{"uri", uri}}}};
     if (auto r = parent_->rpc("job-manager.memo", req.dump()).get(30); !r)
         log(3, fmt::format("cannot post our URI to the enclosing instance: {}", r.error().message()));
+    parent_.reset();  // that was the last of it
 }
 
 int Broker::run()

@@ -162,7 +162,7 @@ private:
     std::unique_ptr<LocalServer> local_;
     std::unique_ptr<ModuleHost> modules_;
     std::unique_ptr<Rexec> rexec_;
-    std::unique_ptr<Handle> parent_;                   // the enclosing instance, when we are its job
+    std::unique_ptr<Handle> parent_;                   // the enclosing instance, while we start as its job
     uint64_t jobid_ = 0;                               // our job's id there
     std::unordered_map<std::string, Peer*> peers_;     // route hop id -> peer
     std::unordered_map<std::string, Peer*> services_;  // service -> peer (nullptr = built in)

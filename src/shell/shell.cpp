@@ -266,7 +266,15 @@ Result<void> Shell::init()
     // The job's temporary directory (FLUX_JOB_TMPDIR) in our broker's
     // rundir, holding the jobspec's files (RFC 37: flux batch's script, a
     // child instance's configuration); removed when the shell exits.
-    auto rundir = h_.getattr("rundir");
+    // The broker's socket is RUNDIR/local, and FLUX_URI names it: no need
+    // to ask (a request per job shell) unless the URI says otherwise.
+    std::string_view uri = getenv("FLUX_URI") ? getenv("FLUX_URI") : "";
+    constexpr std::string_view scheme = "local://", socket = "/local";
+    Result<std::string> rundir = std::string();
+    if (uri.starts_with(scheme) && uri.ends_with(socket))
+        rundir = std::string(uri.substr(scheme.size(), uri.size() - scheme.size() - socket.size()));
+    else
+        rundir = h_.getattr("rundir");
     if (!rundir)
         return fail(rundir.error().errnum, "cannot get the broker's rundir: " + rundir.error().message());
     tmpdir_ = fmt::format("{}/jobtmp-{}-{}", *rundir, shell_rank_, idstr_);

@@ -117,8 +117,15 @@ output_has "an unknown --conf table is refused" "unknown configuration table 'no
     flux batch -n1 --conf=nosuch.key=1 script.sh
 output_has "an allocation larger than the instance is refused" "unsatisfiable" flux batch -N3 --wrap true
 output_has "neither -n nor -N" "Number of slots to allocate must be specified" flux batch --wrap true
+output_has "a child broker that cannot reach its enclosing instance says so" \
+    "flux-broker: cannot reach the enclosing instance at local:///nonexistent/local" \
+    flux run sh -c 'FLUX_URI=local:///nonexistent/local exec flux broker true'
+output_has "...and one whose job has no R there" "flux-broker: cannot get job f1's R from the enclosing instance" \
+    flux run sh -c 'FLUX_JOB_ID=f1 exec flux broker true'
+exit_code 1 "...fails the job" flux run sh -c 'FLUX_JOB_ID=f1 exec flux broker true'
 printf '#!/bin/sh\necho x\n# flux: -N1\n' >late.sh
-output_has "a directive after the script started is refused" "directive after" flux batch late.sh
+output_has "a directive after the script started is refused" "late.sh: line 3: directive after the script's code began" \
+    flux batch late.sh
 
 # GPUs follow the allocation: a separate 1-broker instance configured with 2.
 cat >gpus.toml <<EOF

@@ -86,9 +86,13 @@ TEST(Directives, MixedSentinelsAreRefused)
 
 TEST(Directives, DirectiveAfterCodeIsRefused)
 {
-    EXPECT_NE(directive_error("#!/bin/sh\necho x\n# flux: -N1\n").find("line 3: directive after a non-directive"),
-              std::string::npos);
-    EXPECT_NE(directive_error("#!/bin/sh\n# flux: -N1\necho x\n# flux: -n1\n").find("line 4"), std::string::npos);
+    EXPECT_EQ(directive_error("#!/bin/sh\necho x\n# flux: -N1\n"),
+              "line 3: directive after the script's code began (line 2)");
+    EXPECT_EQ(directive_error("#!/bin/sh\n# flux: -N1\necho x\n# flux: -n1\n"),
+              "line 4: directive after the script's code began (line 3)");
+    // "#!" counts as code anywhere but on line 1.
+    EXPECT_EQ(directive_error("\n#!/bin/sh\n# flux: -N1\n"),
+              "line 3: directive after the script's code began (line 2)");
 }
 
 TEST(Directives, UnterminatedQuoteIsRefused)

@@ -1,4 +1,5 @@
 // RFC 36 submission directives (include/flux/directives.hpp).
+#include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
@@ -73,46 +74,45 @@ Result<std::vector<std::string>> shell_split(std::string_view text)
 
 Result<std::vector<std::string>> parse_directives(std::string_view script)
 {
-    std::string body;  // the directives' text, one line each
-    std::string sentinel, prefix;
-    bool found = false, ended = false;
-    // Non-blank lines before the first directive (a leading "#!" aside):
-    // each must start with that directive's prefix (comments, for a shell).
-    std::vector<std::pair<std::size_t, std::string_view>> before;
-    std::size_t lineno = 0, pos = 0;
-    while (pos < script.size()) {
+    struct Line {
+        std::string_view text;
+        std::size_t tag;  // where "flux:" would start: after the non-alphanumeric prefix
+        bool directive;
+    };
+    std::vector<Line> lines;
+    for (std::size_t pos = 0; pos < script.size();) {
         std::size_t nl = script.find('\n', pos);
-        std::string_view line = script.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        std::string_view text = script.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
         pos = nl == std::string_view::npos ? script.size() : nl + 1;
-        lineno++;
         std::size_t p = 0;
-        while (p < line.size() && !std::isalnum(static_cast<unsigned char>(line[p])))
+        while (p < text.size() && !std::isalnum(static_cast<unsigned char>(text[p])))
             p++;
-        bool directive = line.substr(p, 5) == "flux:" || line.substr(p, 5) == "FLUX:";
-        if (!directive) {
-            bool blank = line.find_first_not_of(" \t\r") == std::string_view::npos;
-            if (found && !blank && !line.starts_with(prefix))
-                ended = true;
-            else if (!found && !blank && !(lineno == 1 && line.starts_with("#!")))
-                before.emplace_back(lineno, line);
+        lines.push_back({text, p, text.substr(p, 5) == "flux:" || text.substr(p, 5) == "FLUX:"});
+    }
+    auto first = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.directive; });
+    if (first == lines.end())
+        return std::vector<std::string>{};
+    std::string_view sentinel = first->text.substr(0, first->tag + 5);
+    std::string_view prefix = first->text.substr(0, first->tag);
+    // Directives come in one block before the script's code: the first
+    // non-blank line that does not start with the prefix (a "#!" on line 1
+    // aside) ends it.
+    std::size_t code = 0;
+    std::string body;  // the directives' text, one line each
+    for (std::size_t i = 0; i < lines.size(); i++) {
+        const Line& l = lines[i];
+        if (!l.directive) {
+            bool blank = l.text.find_first_not_of(" \t\r") == std::string_view::npos;
+            if (!code && !blank && !l.text.starts_with(prefix) && !(i == 0 && l.text.starts_with("#!")))
+                code = i + 1;
             continue;
         }
-        std::string s(line.substr(0, p + 5));
-        if (!found) {
-            sentinel = s;
-            prefix = std::string(line.substr(0, p));
-            found = true;
-            for (const auto& [n, text] : before)
-                if (!text.starts_with(prefix))
-                    return fail(EINVAL,
-                                fmt::format("line {}: directive after a non-directive line (line {})", lineno, n));
-        } else if (s != sentinel) {
-            return fail(EINVAL, fmt::format("line {}: directive sentinel '{}' differs from '{}' used before", lineno, s,
-                                            sentinel));
-        } else if (ended) {
-            return fail(EINVAL, fmt::format("line {}: directive after the first block of directives ended", lineno));
-        }
-        std::string_view rest = line.substr(p + 5);
+        if (l.text.substr(0, l.tag + 5) != sentinel)
+            return fail(EINVAL, fmt::format("line {}: directive sentinel '{}' differs from '{}' used before", i + 1,
+                                            l.text.substr(0, l.tag + 5), sentinel));
+        if (code)
+            return fail(EINVAL, fmt::format("line {}: directive after the script's code began (line {})", i + 1, code));
+        std::string_view rest = l.text.substr(l.tag + 5);
         if (rest.starts_with(' '))
             rest.remove_prefix(1);
         body += rest;
