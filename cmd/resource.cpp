@@ -25,7 +25,9 @@ constexpr const char* CMD = "resource";
 struct View {
     Rlist all;   // R less excluded ranks
     Rlist full;  // R as defined
-    IdSet online, excluded, allocated;
+    IdSet online, excluded;
+    IdSet allocated;                                             // ranks with any allocated resource
+    Rlist alloc;                                                 // the allocated resources themselves
     std::map<uint32_t, std::pair<double, std::string>> drained;  // rank -> (timestamp, reason)
 };
 
@@ -51,8 +53,10 @@ View fetch(Handle& h)
     if (s) {
         auto sj = json::parse(s->payload);
         if (sj.contains("allocated") && sj["allocated"].is_object())
-            if (auto A = Rlist::from_json(sj["allocated"]))
+            if (auto A = Rlist::from_json(sj["allocated"])) {
                 v.allocated = A->ranks();
+                v.alloc = std::move(*A);
+            }
     }
     return v;
 }
@@ -71,7 +75,17 @@ Result<IdSet> targets_to_ranks(const View& v, const std::string& targets)
     return ids;
 }
 
-Row resource_row(const std::string& state, const Rlist& R)
+// Property names of one rank, comma-separated ("" if none).
+std::string properties_text(const Rlist& R, uint32_t rank)
+{
+    std::string out;
+    if (auto names = R.properties_of(rank))
+        for (const auto& n : *names)
+            out += (out.empty() ? "" : ",") + n;
+    return out;
+}
+
+Row resource_row(const std::string& state, const std::string& props, const Rlist& R)
 {
     Row row;
     row["state"] = state;
@@ -80,18 +94,17 @@ Row resource_row(const std::string& state, const Rlist& R)
     row["ngpus"] = static_cast<long long>(R.ngpus());
     row["nodelist"] = R.nnodes() ? R.nodelist().encode() : std::string();
     row["ranks"] = R.ranks().encode();
-    std::string props;
-    for (const auto& [name, ranks] : R.properties())
-        props += (props.empty() ? "" : ",") + name;
     row["properties"] = props;
+    row["propertiesx"] = props;  // there are no queues to leave out
+    row["queue"] = std::string();
     row["rlist"] = R.to_string();
     return row;
 }
 
 const std::map<std::string, std::string> list_fields = {
-    {"state", "STATE"},           {"nnodes", "NNODES"},     {"ncores", "NCORES"},
-    {"ngpus", "NGPUS"},           {"nodelist", "NODELIST"}, {"ranks", "RANKS"},
-    {"properties", "PROPERTIES"}, {"rlist", "LIST"},        {"queue", "QUEUE"}};
+    {"state", "STATE"},       {"nnodes", "NNODES"},         {"ncores", "NCORES"},         {"ngpus", "NGPUS"},
+    {"nodelist", "NODELIST"}, {"ranks", "RANKS"},           {"properties", "PROPERTIES"}, {"rlist", "LIST"},
+    {"queue", "QUEUE"},       {"propertiesx", "PROPERTIES"}};
 const std::map<std::string, std::string> status_fields = {
     {"state", "STATE"}, {"statex", "STATE"},      {"status", "STATUS"},       {"up", "UP"},        {"nnodes", "NNODES"},
     {"ranks", "RANKS"}, {"nodelist", "NODELIST"}, {"timestamp", "TIMESTAMP"}, {"reason", "REASON"}};
@@ -112,7 +125,8 @@ std::vector<std::string> split(const std::string& s)
     return out;
 }
 
-// Scheduler view: ranks of each state.
+// Scheduler view: the ranks that are all, up or down (allocation is per
+// core: see resources_in).
 IdSet ranks_in(const View& v, const std::string& state)
 {
     IdSet all = v.all.ranks();
@@ -125,11 +139,20 @@ IdSet ranks_in(const View& v, const std::string& state)
         return up;
     if (state == "down")
         return all - up;
-    if (state == "allocated")
-        return v.allocated & all;
-    if (state == "free")
-        return up - v.allocated;
     return {};
+}
+
+// Scheduler view: the resources in a state. Allocation is per core, so a
+// node partly allocated is in both "allocated" and "free".
+Rlist resources_in(const View& v, const std::string& state)
+{
+    if (state == "allocated")
+        return v.all.intersection(v.alloc).value_or(Rlist());
+    if (state == "free") {
+        Rlist up = v.all.copy_ranks(ranks_in(v, "up"));
+        return up.difference(v.alloc).value_or(up);
+    }
+    return v.all.copy_ranks(ranks_in(v, state));
 }
 
 int do_list(Handle& h, const std::string& states_s, const std::string& include, const std::string& fmt_s, bool noheader,
@@ -151,14 +174,55 @@ int do_list(Handle& h, const std::string& states_s, const std::string& include, 
             die(CMD, ids.error().message());
         filter &= *ids;
     }
-    if (!noheader)
-        fmt::print("{}\n", f->header());
+    // One line per distinct value of the fields that are not counts or
+    // lists (state, properties), as flux-core combines them: a format
+    // without {state} sums the states, one with {properties} splits a state
+    // by property set.
+    auto used = f->fields();
+    auto uses = [&](const char* name) { return std::find(used.begin(), used.end(), name) != used.end(); };
+    bool by_state = uses("state");
+    bool by_props = uses("properties") || uses("propertiesx") || uses("queue");
+    struct Line {
+        std::string state, props;
+        Rlist R;
+    };
+    std::vector<Line> lines;
+    auto add = [&](const std::string& state, const std::string& props, const Rlist& R) {
+        std::string key_state = by_state ? state : "";
+        for (auto& l : lines) {
+            if (l.state == key_state && l.props == props) {
+                l.R = l.R.union_with(R).value_or(l.R);
+                return;
+            }
+        }
+        lines.push_back({key_state, props, R});
+    };
     for (const auto& s : states) {
-        Rlist R = v.all.copy_ranks(ranks_in(v, s) & filter);
-        if (skip_empty && R.nnodes() == 0)
+        Rlist R = resources_in(v, s).copy_ranks(filter);
+        if (!by_props || R.empty()) {
+            add(s, "", R);
             continue;
-        fmt::print("{}\n", f->format(resource_row(s, R)));
+        }
+        std::vector<std::pair<std::string, IdSet>> parts;  // in order of first rank
+        for (uint32_t r : R.ranks()) {
+            std::string p = properties_text(R, r);
+            auto it = std::find_if(parts.begin(), parts.end(), [&](const auto& e) { return e.first == p; });
+            if (it == parts.end())
+                it = parts.insert(parts.end(), {p, IdSet()});
+            (void)it->second.insert(r);
+        }
+        for (const auto& [p, ids] : parts)
+            add(s, p, R.copy_ranks(ids));
     }
+    std::vector<Row> rows;
+    for (const auto& l : lines)
+        if (!skip_empty || l.R.nnodes() > 0)
+            rows.push_back(resource_row(l.state, l.props, l.R));
+    OutputFormat out = f->filter(rows, noheader);
+    if (!noheader)
+        fmt::print("{}\n", out.header());
+    for (const auto& row : rows)
+        fmt::print("{}\n", out.format(row));
     return 0;
 }
 
@@ -197,7 +261,11 @@ std::vector<StatusGroup> status_groups(const View& v, bool drains_by_reason)
             add(v.allocated.contains(r) ? "draining" : "drained", r, d->second.first, d->second.second);
             continue;
         }
-        add(v.allocated.contains(r) ? "allocated" : "avail", r);
+        // "allocated" overlaps "avail" (flux-resource(1)): an allocated
+        // node is still available for scheduling.
+        add("avail", r);
+        if (v.allocated.contains(r))
+            add("allocated", r);
     }
     return groups;
 }
@@ -319,8 +387,10 @@ int resource(int argc, char** argv)
     auto h = open_or_die(CMD);
     if (list->parsed()) {
         return do_list(*h, states.empty() ? "free,allocated,down" : states, include,
-                       format.empty() ? "{state:>10} {nnodes:>6} {ncores:>8} {ngpus:>8} {nodelist}" : format, noheader,
-                       skip_empty);
+                       format.empty()
+                           ? "{state:>10} ?:{propertiesx:<10.10+} {nnodes:>6} {ncores:>8} {ngpus:>8} {nodelist}"
+                           : format,
+                       noheader, skip_empty);
     }
     if (status->parsed()) {
         bool explicit_states = !states.empty();
@@ -330,20 +400,19 @@ int resource(int argc, char** argv)
     }
     if (info->parsed() || rcmd->parsed()) {
         View v = fetch(*h);
-        IdSet sel;
+        Rlist R;
         for (const auto& s : split(states.empty() ? "all" : states)) {
             const std::vector<std::string> valid = {"up", "down", "allocated", "free", "all"};
             if (std::find(valid.begin(), valid.end(), s) == valid.end())
                 die(CMD, fmt::format("invalid resource state '{}'", s));
-            sel |= ranks_in(v, s);
+            R = R.union_with(resources_in(v, s)).value_or(R);
         }
         if (!include.empty()) {
             auto ids = targets_to_ranks(v, include);
             if (!ids)
                 die(CMD, ids.error().message());
-            sel &= *ids;
+            R = R.copy_ranks(*ids);
         }
-        Rlist R = v.all.copy_ranks(sel);
         if (rcmd->parsed()) {
             fmt::print("{}\n", R.to_json());
             return 0;

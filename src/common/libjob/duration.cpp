@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "flux/jobspec.hpp"
+#include "number.hpp"
 
 namespace flux::job {
 
@@ -25,7 +26,7 @@ std::optional<double> to_double(std::string_view s)
     double v = 0;
     if (s.empty())
         return std::nullopt;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    auto [p, ec] = chars_to_double(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size())
         return std::nullopt;
     return v;

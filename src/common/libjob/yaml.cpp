@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "number.hpp"
+
 namespace flux {
 
 using nlohmann::json;
@@ -72,7 +74,7 @@ std::optional<json> resolve_number(std::string_view s)
     if (auto [p, ec] = std::from_chars(body.data(), end, i); p == end && ec == std::errc())
         return json(i);
     double d = 0;  // also integers beyond int64
-    auto [q, ec] = std::from_chars(body.data(), end, d);
+    auto [q, ec] = job::chars_to_double(body.data(), end, d);
     if (q != end || (ec != std::errc() && ec != std::errc::result_out_of_range))
         return std::nullopt;
     return json(d);

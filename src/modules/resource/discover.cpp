@@ -4,6 +4,7 @@
 #include <glob.h>
 #include <hwloc.h>
 
+#include <cstdlib>
 #include <set>
 
 namespace flux::resource {
@@ -12,6 +13,10 @@ namespace {
 
 bool may_have_gpus()
 {
+    // A topology loaded from an XML file (HWLOC_XMLFILE, hwloc's own
+    // variable) describes some other node: scan its I/O devices.
+    if (const char* xml = std::getenv("HWLOC_XMLFILE"); xml && *xml)
+        return true;
     for (const char* pat : {"/dev/nvidia[0-9]*", "/dev/dri/renderD*", "/dev/kfd"}) {
         glob_t g;
         int rc = glob(pat, 0, nullptr, &g);

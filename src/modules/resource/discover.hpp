@@ -15,7 +15,8 @@ struct LocalResources {
 
 /// Discover this node. GPU discovery (which needs hwloc's slow I/O scan) is
 /// done only when the node shows signs of having GPUs (/dev/nvidia*,
-/// /dev/dri/renderD*, /dev/kfd).
+/// /dev/dri/renderD*, /dev/kfd) or when hwloc is told to load its topology
+/// from an XML file (HWLOC_XMLFILE).
 Result<LocalResources> discover();
 
 }  // namespace flux::resource

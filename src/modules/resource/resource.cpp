@@ -3,6 +3,8 @@
 // ranks are up, drained or excluded, persists drain state in an eventlog,
 // and serves the RFC 28 acquisition protocol to the scheduler.
 // The handler table is at the bottom of this file.
+#include <unistd.h>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -69,6 +71,11 @@ private:
     IdSet up_set() const;
     void notify_acquirers();
     bool defer_until_defined(const Message& m, void (Resource::*fn)(const Message&));
+    Result<void> read_verify(const json& rconf);
+    Result<void> report_local();
+    Result<void> verify_self();
+    void verify_rank(uint32_t rank, const std::string& hostname, const LocalResources& found);
+    Result<IdSet> apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode);
 
     Handle& h_;
     uint32_t rank_, size_;
@@ -78,6 +85,10 @@ private:
     IdSet online_;
     IdSet excluded_;
     std::string exclude_spec_;
+    // Check configured cores against each node's hardware: not at all,
+    // warning (in the log) about nodes whose configured hostname is the real
+    // one, or draining every node that misses configured cores.
+    enum class Verify { off, warn, drain } verify_ = Verify::off;
     std::map<uint32_t, Drain> drained_;
     EventlogFile log_;
     Future monitor_;
@@ -113,27 +124,16 @@ Result<void> Resource::init()
         else
             return fail(EINVAL, "[resource] exclude must be a string (idset or hostlist)");
     }
+    if (auto r = read_verify(rconf); !r)
+        return r;
     if (rank_ != 0) {
-        // Given or configured R is rank 0's business; otherwise report our node.
-        auto given = h_.getattr("resource.R");
-        if (given || rconf.contains("path") || rconf.contains("config"))
+        // Given or configured R is rank 0's business; otherwise (or to have
+        // the configuration verified) report our node.
+        bool from_elsewhere =
+            h_.getattr("resource.R").has_value() || rconf.contains("path") || rconf.contains("config");
+        if (from_elsewhere && verify_ == Verify::off)
             return {};
-        auto local = discover();
-        if (!local)
-            return std::unexpected(local.error());
-        auto host = h_.getattr("hostname");
-        json j{{"rank", rank_},
-               {"hostname", host ? *host : ""},
-               {"cores", local->cores.encode()},
-               {"gpus", local->gpus.encode()}};
-        auto f = h_.rpc("resource.register", j.dump(), 0);
-        f.then([this](Future& fut) {
-            // ENOSYS: rank 0 is already shutting down (a short-lived instance).
-            if (auto r = fut.get(); !r)
-                h_.log(r.error().errnum == ENOSYS ? 7 : 3,
-                       "resource: cannot register with rank 0: " + r.error().message());
-        });
-        return {};
+        return report_local();
     }
 
     // Rank 0: persistent state first, so drains survive restarts.
@@ -179,6 +179,8 @@ Result<void> Resource::init()
             return fail(EINVAL, fmt::format("{}: R has {} node(s) but the instance has {} broker(s)", *path,
                                             R->nnodes(), size_));
         define(std::move(*R), h_.getattr("resource.R") ? "job" : "configuration");
+        if (auto r = verify_self(); !r)
+            return r;
     } else if (rconf.contains("config")) {
         auto R = Rlist::from_config(rconf["config"]);
         if (!R)
@@ -189,6 +191,8 @@ Result<void> Resource::init()
                                                 hosts->encode(), r.error().text));
         }
         define(std::move(*R), "configuration");
+        if (auto r = verify_self(); !r)
+            return r;
     } else {
         auto local = discover();
         if (!local)
@@ -213,6 +217,100 @@ Result<void> Resource::init()
         }
     });
     return {};
+}
+
+// Configured resources checked against what each node really has (cores
+// only: hwloc may not see GPUs, as flux-core also decided).
+// - `verify = true`: a node missing configured cores is drained, as
+//   flux-core does unless `noverify` is set.
+// - By default jobs still run on such a node (a configuration may describe
+//   more than the hardware on purpose, the way a 2-core test machine poses
+//   as 20-core nodes): the broker log gets one warning per node, and only
+//   for a node that is the host the configuration names (its broker's
+//   hostname is the machine's real one and R gives it that name), not for
+//   made-up hosts that are all this machine.
+// - `verify = false` or `noverify = true`: nothing is checked.
+// A given R (a child instance's allocation) is never checked.
+Result<void> Resource::read_verify(const json& rconf)
+{
+    for (const char* key : {"verify", "noverify"})
+        if (rconf.contains(key) && !rconf[key].is_boolean())
+            return fail(EINVAL, fmt::format("[resource] {} must be true or false", key));
+    bool configured = rconf.contains("path") || rconf.contains("config");
+    if (h_.getattr("resource.R") || !configured) {
+        verify_ = Verify::off;
+    } else if (rconf.contains("verify")) {
+        verify_ = rconf["verify"].get<bool>() ? Verify::drain : Verify::off;
+    } else if (rconf.contains("noverify") && rconf["noverify"].get<bool>()) {
+        verify_ = Verify::off;
+    } else {
+        char real[256] = "";
+        (void)gethostname(real, sizeof(real) - 1);
+        auto host = h_.getattr("hostname");
+        verify_ = host && *host == real ? Verify::warn : Verify::off;
+    }
+    return {};
+}
+
+// Ranks other than 0: tell rank 0 what this node has.
+Result<void> Resource::report_local()
+{
+    auto local = discover();
+    if (!local)
+        return std::unexpected(local.error());
+    auto host = h_.getattr("hostname");
+    json j{{"rank", rank_},
+           {"hostname", host ? *host : ""},
+           {"cores", local->cores.encode()},
+           {"gpus", local->gpus.encode()}};
+    auto f = h_.rpc("resource.register", j.dump(), 0);
+    f.then([this](Future& fut) {
+        // ENOSYS: rank 0 is already shutting down (a short-lived instance).
+        if (auto r = fut.get(); !r)
+            h_.log(r.error().errnum == ENOSYS ? 7 : 3, "resource: cannot register with rank 0: " + r.error().message());
+    });
+    return {};
+}
+
+// Rank 0's own node.
+Result<void> Resource::verify_self()
+{
+    if (verify_ == Verify::off)
+        return {};
+    auto local = discover();
+    if (!local)
+        return std::unexpected(local.error());
+    auto host = h_.getattr("hostname");
+    verify_rank(0, host ? *host : "", *local);
+    return {};
+}
+
+void Resource::verify_rank(uint32_t rank, const std::string& hostname, const LocalResources& found)
+{
+    auto want = R_->cores_of(rank);
+    if (!want)
+        return;  // a rank the configuration does not describe
+    auto host = R_->hostname_of(rank);
+    if (verify_ == Verify::warn && (!host || *host != hostname))
+        return;  // the configuration describes some other (made-up) host
+    IdSet missing = *want - found.cores;
+    if (missing.empty())
+        return;
+    std::string reason = fmt::format("rank {} ({}) is missing configured core {} (it has core {})", rank,
+                                     host && !host->empty() ? *host : "?", missing.encode(), found.cores.encode());
+    if (verify_ == Verify::warn) {
+        h_.log(4,
+               fmt::format("resource: verify: {}; jobs may still use them (resource.verify = true drains such nodes)",
+                           reason));
+        return;
+    }
+    h_.log(3, "resource: verify: " + reason);
+    IdSet ids;
+    (void)ids.insert(rank);
+    if (auto r = apply_drain(ids, reason, "update"); !r)
+        h_.log(3, "resource: verify: cannot drain: " + r.error().message());
+    else
+        notify_acquirers();
 }
 
 void Resource::define(Rlist R, const std::string& method)
@@ -334,7 +432,7 @@ void Resource::drain(const Message& m)
         (void)h_.respond_error(m, ids.error().errnum, ids.error().text);
         return;
     }
-    IdSet already, changed;
+    IdSet already;
     for (uint32_t r : *ids) {
         if (excluded_.contains(r)) {
             (void)h_.respond_error(m, EINVAL, fmt::format("rank {} is excluded by configuration", r));
@@ -347,8 +445,22 @@ void Resource::drain(const Message& m)
         (void)h_.respond_error(m, EEXIST, fmt::format("rank(s) {} already drained", already.encode()));
         return;
     }
+    if (auto r = apply_drain(*ids, reason, mode); !r) {
+        (void)h_.respond_error(m, r.error().errnum, r.error().text);
+        return;
+    }
+    notify_acquirers();
+    (void)h_.respond(m, "{}");
+}
+
+// Drain `ids` (mode "" or "update": keep an existing drain as it is;
+// "force": replace its reason; "force-timestamp": and its time) and log it.
+// Returns the ranks whose drain state changed.
+Result<IdSet> Resource::apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode)
+{
+    IdSet changed;
     double now = wall_now();
-    for (uint32_t r : *ids) {
+    for (uint32_t r : ids) {
         auto it = drained_.find(r);
         if (it == drained_.end())
             drained_[r] = Drain{now, reason};
@@ -372,13 +484,10 @@ void Resource::drain(const Message& m)
                  {"overwrite", mode.empty() || mode == "update" ? 0
                                : mode == "force"                ? 1
                                                                 : 2}};
-        if (auto r = log_.append("drain", ctx); !r) {
-            (void)h_.respond_error(m, r.error().errnum, r.error().text);
-            return;
-        }
+        if (auto r = log_.append("drain", ctx); !r)
+            return std::unexpected(r.error());
     }
-    notify_acquirers();
-    (void)h_.respond(m, "{}");
+    return changed;
 }
 
 void Resource::undrain(const Message& m)
@@ -450,8 +559,11 @@ void Resource::reg(const Message& m)
         return;
     }
     (void)h_.respond(m, "{}");
-    if (R_)
-        return;  // R was defined already (configured, or everyone reported)
+    if (R_) {  // R was defined already (configured, or everyone reported)
+        if (verify_ != Verify::off)
+            verify_rank(r, j.value("hostname", ""), LocalResources{*cores, *gpus});
+        return;
+    }
     reported_[r] = {j.value("hostname", ""), LocalResources{*cores, *gpus}};
     maybe_define_discovered();
 }
