@@ -795,7 +795,7 @@ std::vector<std::string> split_commas(const std::vector<std::string>& args)
 }
 
 std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,
-                                      const nlohmann::ordered_json& attrs)
+                                      const nlohmann::ordered_json& attrs, std::size_t* failed)
 {
     std::vector<std::pair<std::string, Future>> rpcs;
     for (const auto& s : ids) {
@@ -810,6 +810,8 @@ std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>&
                 fmt::print(stderr, "JobID {} unknown\n", orig);
             else
                 fmt::print(stderr, "rpc: {}\n", strerror(r.error().errnum));
+            if (failed)
+                ++*failed;
             continue;
         }
         auto resp = nlohmann::ordered_json::parse(r->payload, nullptr, false);

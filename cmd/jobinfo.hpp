@@ -83,8 +83,9 @@ std::string running_instance_uri(const JobInfo& job, double now);
 std::vector<std::string> split_commas(const std::vector<std::string>& args);
 
 /// job-list.list-id for each id (any encoding), sent together; unknown or
-/// failed ids are reported on stderr as flux-core does and left out.
+/// failed ids are reported on stderr as flux-core does ("JobID X unknown"),
+/// left out, and counted in *failed when given.
 std::vector<JobInfo> fetch_jobs_by_id(Handle& h, const std::vector<std::string>& ids,
-                                      const nlohmann::ordered_json& attrs);
+                                      const nlohmann::ordered_json& attrs, std::size_t* failed = nullptr);
 
 }  // namespace flux::cmd

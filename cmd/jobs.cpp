@@ -161,6 +161,7 @@ struct Options {
 struct Fetched {
     std::vector<JobInfo> jobs;
     bool truncated = false;
+    std::size_t unknown = 0;  // ids asked for that could not be listed
 };
 
 std::vector<JobInfo> parse_jobs(const ojson& arr)
@@ -231,7 +232,7 @@ Fetched fetch_jobs(Handle& h, Options& o, const std::vector<std::string>& fields
 
     Fetched out;
     if (!o.jobids.empty()) {
-        out.jobs = fetch_jobs_by_id(h, o.jobids, attr_list);
+        out.jobs = fetch_jobs_by_id(h, o.jobids, attr_list, &out.unknown);
         return out;
     }
 
@@ -431,7 +432,9 @@ int list_jobs(Handle* h, Options& o, OutputFormat& formatter, const std::string&
             list_jobs(child->get(), below, formatter, p + "/", level + 1);
         }
     }
-    return 0;
+    // flux-core exits 0 here; a script asking about an id that does not
+    // exist is better told so by the exit code as well (as squeue -j does).
+    return got.unknown > 0 ? 1 : 0;
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ output_is "jobs --json: -a lists every job" "7" \
 output_has "jobs --stats: a summary line" '1 running, 3 completed, 0 failed, 3 pending' flux jobs --stats
 output_is "jobs --sort=name" "big dep held pend" bash -c 'flux jobs --sort=name -n -o "{name}" | xargs'
 output_is "jobs: an unknown id is reported" "JobID f1 unknown" bash -c 'flux jobs f1 2>&1 >/dev/null'
+exit_code 1 "jobs: ...and the exit code says so" flux jobs f1
 exit_code 1 "jobs: an unknown field is refused" flux jobs -o '{nosuchfield}'
 
 # job-list replays the job manager's history when it comes back

@@ -221,10 +221,11 @@ void expect_unsatisfiable(const ResourcePool& pool, const Request& req, const st
 TEST(SchedFeasibility, UnsatisfiableRequestsAreExplained)
 {
     ResourcePool pool(make_R(2, "0-3", "0"));
-    expect_unsatisfiable(pool, nodes(3, 1), "3 nodes requested but the instance has 2");
-    expect_unsatisfiable(pool, slots(9), "9 cores requested but the instance has 8");
-    expect_unsatisfiable(pool, slots(3, 1, 1), "3 GPUs requested but the instance has 2");
-    expect_unsatisfiable(pool, slots(1, 5), "1 slots of 5 cores requested but the instance can hold 0");
+    expect_unsatisfiable(pool, nodes(3, 1), "need 3 node(s), only 2 in this instance");
+    expect_unsatisfiable(pool, slots(9), "need 9 slot(s) of 1 core(s), only 8 core(s) in this instance");
+    expect_unsatisfiable(pool, slots(3, 1, 1),
+                         "need 3 slot(s) of 1 core(s) and 1 GPU(s), only 2 GPU(s) in this instance");
+    expect_unsatisfiable(pool, slots(1, 5), "need 1 slot(s) of 5 core(s), only 0 fit in this instance");
 }
 
 TEST(SchedFeasibility, ShapeThatFitsNowhere)
@@ -234,7 +235,7 @@ TEST(SchedFeasibility, ShapeThatFitsNowhere)
     auto r = pool.check_feasible(nodes(1, 5), AllocMode::worst_fit);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().errnum, EOVERFLOW);
-    EXPECT_NE(r.error().text.find("only 0 nodes can hold that"), std::string::npos) << r.error().text;
+    EXPECT_NE(r.error().text.find("only 0 node(s) can hold that"), std::string::npos) << r.error().text;
     r = pool.check_feasible(slots(3, 3), AllocMode::worst_fit);  // 9 cores > 8, but also shape
     ASSERT_FALSE(r.has_value());
     r = pool.check_feasible(slots(2, 3), AllocMode::worst_fit);  // 6 cores, one slot a node

@@ -59,9 +59,9 @@ Allocation merge(const Allocation& a, const Allocation& b, bool keep_a_only, boo
 
 std::string slot_desc(const Request& req)
 {
-    std::string s = fmt::format("{} core{}", req.cores_per_slot, req.cores_per_slot == 1 ? "" : "s");
+    std::string s = fmt::format("{} core(s)", req.cores_per_slot);
     if (req.gpus_per_slot > 0)
-        s += fmt::format(" and {} GPU{}", req.gpus_per_slot, req.gpus_per_slot == 1 ? "" : "s");
+        s += fmt::format(" and {} GPU(s)", req.gpus_per_slot);
     return s;
 }
 
@@ -534,15 +534,19 @@ Result<void> ResourcePool::check_feasible(const Request& req, AllocMode mode) co
 {
     if (auto v = req.validate(); !v)
         return v;
+    // Worded as flux-core's: "unsatisfiable request: need N slot(s) of C
+    // core(s), only M ...".
     if (req.nnodes > nodes_.size())
-        return fail(EOVERFLOW, fmt::format("unsatisfiable request: {} nodes requested but the instance has {}",
+        return fail(EOVERFLOW, fmt::format("unsatisfiable request: need {} node(s), only {} in this instance",
                                            req.nnodes, nodes_.size()));
     if (req.total_cores() > total_cores_)
-        return fail(EOVERFLOW, fmt::format("unsatisfiable request: {} cores requested but the instance has {}",
-                                           req.total_cores(), total_cores_));
+        return fail(EOVERFLOW, fmt::format("unsatisfiable request: need {} slot(s) of {}, only {} core(s) in this "
+                                           "instance",
+                                           req.nslots, slot_desc(req), total_cores_));
     if (req.total_gpus() > total_gpus_)
-        return fail(EOVERFLOW, fmt::format("unsatisfiable request: {} GPUs requested but the instance has {}",
-                                           req.total_gpus(), total_gpus_));
+        return fail(EOVERFLOW, fmt::format("unsatisfiable request: need {} slot(s) of {}, only {} GPU(s) in this "
+                                           "instance",
+                                           req.nslots, slot_desc(req), total_gpus_));
     if (place_empty(req, mode, false))
         return {};
     View empty(nodes_, View::Kind::empty, nullptr, false);
@@ -551,11 +555,10 @@ Result<void> ResourcePool::check_feasible(const Request& req, AllocMode mode) co
         have +=
             req.nnodes > 0 ? (node_qualifies(nodes_[i], empty.avail(i), req) ? 1 : 0) : capacity(empty.avail(i), req);
     if (req.nnodes > 0)
-        return fail(EOVERFLOW, fmt::format("unsatisfiable request: {} nodes with {} slot{} of {} requested but only "
-                                           "{} node{} can hold that",
-                                           req.nnodes, req.per_node(), req.per_node() == 1 ? "" : "s", slot_desc(req),
-                                           have, have == 1 ? "" : "s"));
-    return fail(EOVERFLOW, fmt::format("unsatisfiable request: {} slots of {} requested but the instance can hold {}",
+        return fail(EOVERFLOW, fmt::format("unsatisfiable request: need {} node(s) with {} slot(s) of {} each, only {} "
+                                           "node(s) can hold that",
+                                           req.nnodes, req.per_node(), slot_desc(req), have));
+    return fail(EOVERFLOW, fmt::format("unsatisfiable request: need {} slot(s) of {}, only {} fit in this instance",
                                        req.nslots, slot_desc(req), have));
 }
 
