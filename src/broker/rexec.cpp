@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,21 @@ struct Rexec::Proc {
     bool exited = false;
     int status = 0;
     bool kill_group = false;  // SIGKILL what is left of its process group when it exits
+    bool via_zygote = false;  // the zygote's child: it reports the exit
+};
+
+struct Rexec::Zygote {
+    std::string path;  // the flux-shell it runs
+    pid_t pid = -1;
+    int sock = -1;
+    WatcherPtr sock_w, child_w;
+    std::uint64_t next_id = 1;
+    std::map<std::uint64_t, std::unique_ptr<Proc>> pending;  // sent, waiting for a pid
+    ~Zygote()
+    {
+        if (sock >= 0)
+            close(sock);
+    }
 };
 
 namespace {
@@ -41,6 +57,21 @@ namespace {
 std::string dump(const json& j)
 {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A process spawned here starts with an empty signal mask, default
+// dispositions, and leads a new process group.
+void init_spawn_attr(posix_spawnattr_t& attr)
+{
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t dfl;
+    sigfillset(&dfl);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 }
 
 }  // namespace
@@ -67,7 +98,7 @@ void Rexec::exec(const Message& req)
     std::vector<std::string> argv;
     std::vector<std::string> env;
     std::string cwd;
-    bool want_stdin = false, kill_group = false;
+    bool want_stdin = false, kill_group = false, use_zygote = false;
     try {
         auto j = json::parse(req.payload);
         argv = j.at("cmd").get<std::vector<std::string>>();
@@ -78,6 +109,7 @@ void Rexec::exec(const Message& req)
         cwd = j.value("cwd", "");
         want_stdin = j.value("stdin", false);
         kill_group = j.value("kill_group", false);
+        use_zygote = j.value("zygote", false);
     } catch (const std::exception& e) {
         broker_.respond_error(req, EPROTO, fmt::format("rexec.exec: malformed request: {}", e.what()));
         return;
@@ -107,6 +139,27 @@ void Rexec::exec(const Message& req)
         broker_.respond_error(req, errno, fmt::format("rexec.exec: pipe: {}", strerror(errno)));
         return;
     }
+    auto p = std::make_unique<Proc>();
+    p->req = req;
+    p->owner_hop = req.route.empty() ? "" : req.route.back();
+    p->out_fd = outp[0];
+    p->err_fd = errp[0];
+    p->in_fd = want_stdin ? inp[1] : -1;
+    p->kill_group = kill_group;
+    if (use_zygote) {
+        int devnull = want_stdin ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int fds[3] = {want_stdin ? inp[0] : devnull, outp[1], errp[1]};
+        bool sent = fds[0] >= 0 && zygote_spawn(p, argv, env, cwd, fds);
+        if (devnull >= 0)
+            close(devnull);
+        if (sent) {
+            close(outp[1]);
+            close(errp[1]);
+            if (want_stdin)
+                close(inp[0]);
+            return;  // started() when the zygote says which pid it got
+        }
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (want_stdin)
@@ -118,15 +171,7 @@ void Rexec::exec(const Message& req)
     if (!cwd.empty())
         posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t dfl;
-    sigfillset(&dfl);
-    posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    init_spawn_attr(attr);
     std::vector<char*> av, ev;
     for (auto& a : argv)
         av.push_back(a.data());
@@ -150,13 +195,13 @@ void Rexec::exec(const Message& req)
         broker_.respond_error(req, rc, fmt::format("{}: {}", argv[0], strerror(rc)));
         return;
     }
-    auto p = std::make_unique<Proc>();
     p->pid = pid;
-    p->req = req;
-    p->owner_hop = req.route.empty() ? "" : req.route.back();
-    p->out_fd = outp[0];
-    p->err_fd = errp[0];
-    p->in_fd = want_stdin ? inp[1] : -1;
+    started(std::move(p));
+}
+
+// The process exists: stream its output, watch for its end.
+void Rexec::started(std::unique_ptr<Proc> p)
+{
     if (p->in_fd >= 0)
         fcntl(p->in_fd, F_SETFL, O_NONBLOCK);  // a process that never reads must not stall the broker
     Proc* raw = p.get();
@@ -185,16 +230,159 @@ void Rexec::exec(const Message& req)
     };
     reader(p->out_fd, p->out_w, "stdout");
     reader(p->err_fd, p->err_w, "stderr");
-    p->kill_group = kill_group;
-    p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) {
-        raw->exited = true;
-        raw->status = status;
-        if (raw->kill_group)
-            ::kill(-raw->pid, SIGKILL);  // e.g. the tasks of a job shell that died
-        finish(*raw);
-    });
+    int pid = p->pid;
+    if (!p->via_zygote) {
+        p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) {
+            raw->exited = true;
+            raw->status = status;
+            if (raw->kill_group)
+                ::kill(-raw->pid, SIGKILL);  // e.g. the tasks of a job shell that died
+            finish(*raw);
+        });
+    }
+    broker_.respond(p->req, dump({{"type", "started"}, {"pid", pid}, {"rank", broker_.rank()}}));
     procs_.emplace(pid, std::move(p));
-    broker_.respond(req, dump({{"type", "started"}, {"pid", pid}, {"rank", broker_.rank()}}));
+}
+
+bool Rexec::zygote_start(const std::string& path)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    posix_spawnattr_t attr;
+    init_spawn_attr(attr);  // its own process group: a ^C meant for the broker's is not for it
+    // The padding is room for each shell's command line (`flux-shell JOBID`).
+    std::string p = path, flag = "--zygote", fd = "3", pad(48, ' ');
+    char* av[] = {p.data(), flag.data(), fd.data(), pad.data(), nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, av, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return false;
+    }
+    zygote_ = std::make_unique<Zygote>();
+    zygote_->path = path;
+    zygote_->pid = pid;
+    zygote_->sock = sv[0];
+    zygote_->sock_w = broker_.reactor().fd(sv[0], EPOLLIN, [this](uint32_t) { zygote_input(); });
+    zygote_->child_w = broker_.reactor().child(pid, [this](pid_t, int) {
+        if (zygote_)
+            zygote_->pid = -1;  // reaped; the socket's end of file does the rest
+    });
+    return true;
+}
+
+bool Rexec::zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env, const std::string& cwd, const int fds[3])
+{
+    if (!zygote_ && !zygote_start(argv[0]))
+        return false;
+    if (zygote_->path != argv[0])
+        return false;  // one zygote, for the shell job-exec runs
+    std::uint64_t id = zygote_->next_id++;
+    std::string text = dump(json{{"id", id}, {"argv", argv}, {"env", env}, {"cwd", cwd}});
+    struct iovec iov = {text.data(), text.size()};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
+    ssize_t n;
+    do {
+        n = sendmsg(zygote_->sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(text.size()))
+        return false;  // too large (EMSGSIZE), or the zygote is gone: spawn instead
+    p->via_zygote = true;
+    zygote_->pending.emplace(id, std::move(p));
+    return true;
+}
+
+void Rexec::zygote_input()
+{
+    char buf[4096];
+    ssize_t n = recv(zygote_->sock, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        zygote_lost();
+        return;
+    }
+    json j = json::parse(std::string_view(buf, static_cast<size_t>(n)), nullptr, false);
+    if (!j.is_object())
+        return;
+    if (j.contains("id")) {  // the answer to a request, in order
+        auto it = zygote_->pending.find(j.value("id", std::uint64_t{0}));
+        if (it == zygote_->pending.end())
+            it = zygote_->pending.begin();
+        if (it == zygote_->pending.end())
+            return;
+        std::unique_ptr<Proc> p = std::move(it->second);
+        zygote_->pending.erase(it);
+        if (j.contains("pid")) {
+            p->pid = j["pid"].get<int>();
+            started(std::move(p));
+            return;
+        }
+        int err = j.value("errnum", EIO);
+        auto argv0 = json::parse(p->req.payload).at("cmd").at(0).get<std::string>();
+        broker_.respond_error(p->req, err, fmt::format("{}: {}", argv0, strerror(err)));
+        for (int fd : {p->out_fd, p->err_fd, p->in_fd})
+            if (fd >= 0)
+                close(fd);
+        return;
+    }
+    // A shell it forked has exited.
+    Proc* p = find(j.value("pid", -1));
+    if (!p || !p->via_zygote || p->exited)
+        return;
+    p->exited = true;
+    p->status = j.value("status", 0);
+    if (p->kill_group)
+        ::kill(-p->pid, SIGKILL);
+    finish(*p);
+}
+
+// The zygote died (or closed its socket): its shells can no longer be
+// followed, so they are killed and reported as such; requests it had not
+// answered fail. The next request starts a new zygote.
+void Rexec::zygote_lost()
+{
+    auto z = std::move(zygote_);
+    broker_.log(3, fmt::format("rexec: the job shell zygote ({}) went away; its shells are killed", z->path));
+    for (auto& [id, p] : z->pending) {
+        broker_.respond_error(p->req, EIO, "the job shell launcher (flux-shell --zygote) died");
+        for (int fd : {p->out_fd, p->err_fd, p->in_fd})
+            if (fd >= 0)
+                close(fd);
+    }
+    std::vector<Proc*> orphans;
+    for (auto& [pid, p] : procs_)
+        if (p->via_zygote && !p->exited)
+            orphans.push_back(p.get());
+    for (Proc* p : orphans) {
+        ::kill(-p->pid, SIGKILL);
+        p->exited = true;
+        p->status = SIGKILL;  // as a wait status: killed by SIGKILL
+        finish(*p);
+    }
+    if (z->pid > 0 && waitpid(z->pid, nullptr, WNOHANG) == 0) {
+        ::kill(z->pid, SIGKILL);  // it closed its socket but lives on: end it
+        waitpid(z->pid, nullptr, 0);
+    }
 }
 
 void Rexec::finish(Proc& p)
@@ -330,8 +518,14 @@ void Rexec::kill_all()
         if (!p->exited)
             ::kill(-pid, SIGKILL);
     }
+    if (zygote_) {
+        pid_t zpid = zygote_->pid;
+        zygote_.reset();  // closes its socket: it exits
+        if (zpid > 0)
+            waitpid(zpid, nullptr, 0);
+    }
     for (auto& [pid, p] : procs_) {
-        if (!p->exited)
+        if (!p->exited && !p->via_zygote)
             waitpid(pid, nullptr, 0);
         p->out_w.reset();
         p->err_w.reset();

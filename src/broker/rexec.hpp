@@ -1,11 +1,12 @@
 // Remote execution service (rexec.*): run processes on this broker's node
 // for the instance owner, streaming their output back. Protocol:
-// doc/dev/rexec.md. flux exec uses it; job-exec will start shells with it.
+// doc/dev/rexec.md. flux exec uses it; job-exec starts job shells with it.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <flux/message.hpp>
 
@@ -28,14 +29,24 @@ public:
     void kill_all();
 
     struct Proc;
+    struct Zygote;
 
 private:
+    void started(std::unique_ptr<Proc> p);
     void finish(Proc& p);
     void flush_stdin(Proc& p);
     Proc* find(int pid);
+    // Job shells forked by a warm `flux-shell --zygote` (requests with
+    // "zygote": true); false if it cannot be used, to spawn instead.
+    bool zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string>& argv,
+                      const std::vector<std::string>& env, const std::string& cwd, const int fds[3]);
+    bool zygote_start(const std::string& path);
+    void zygote_input();
+    void zygote_lost();
 
     Broker& broker_;
     std::map<int, std::unique_ptr<Proc>> procs_;
+    std::unique_ptr<Zygote> zygote_;
 };
 
 }  // namespace flux::broker

@@ -20,6 +20,7 @@
 #include <csignal>
 #include <filesystem>
 #include <cstring>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <optional>
@@ -38,6 +39,7 @@
 #include <flux/rlist.hpp>
 
 #include "layout.hpp"
+#include "zygote.hpp"
 
 extern char** environ;
 
@@ -810,7 +812,9 @@ int Shell::run()
 
 }  // namespace flux::shell
 
-int main(int argc, char** argv)
+namespace {
+
+int shell_main(int argc, char** argv)
 {
     using namespace flux;
     setlocale(LC_CTYPE, "");  // f58 ids with ƒ under UTF-8; the only category used
@@ -843,4 +847,14 @@ int main(int argc, char** argv)
         fprintf(stderr, "flux-shell: job %s: %s\n", argv[1], ex.what());
         return 1;
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    // flux-shell --zygote FD [PADDING]: the broker's warm shell launcher.
+    if (argc >= 3 && std::strcmp(argv[1], "--zygote") == 0)
+        return flux::shell::zygote_main(argc, argv, std::atoi(argv[2]), shell_main);
+    return shell_main(argc, argv);
 }

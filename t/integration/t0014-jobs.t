@@ -98,4 +98,25 @@ output_has "...with an exec exception that says why" 'exception type="exec" .*jo
 output_is "...its tasks are gone" "0" bash -c 'pgrep -fx "sleep 301" | wc -l'
 output_is "...and the next job runs" "ok" flux run echo ok
 
+# Job shells are forked by a warm `flux-shell --zygote` under each broker.
+zygotes() { ps -o args= --ppid "$(flux getattr broker.pid)" | grep -c '^[^ ]*/flux-shell --zygote'; }
+output_is "the broker has one shell zygote" "1" zygotes
+id=$(flux submit sleep 302)
+flux job wait-event -t 30 "$id" start >/dev/null
+# Only this instance's zygotes (other tests may run alongside).
+zygote_pids() {
+    for b in $(flux exec -r all flux getattr broker.pid); do ps -o pid=,args= --ppid "$b"; done |
+        awk '$2 ~ /\/flux-shell$/ && $3 == "--zygote" {print $1}'
+}
+zp=$(zygote_pids)
+ok "kill the zygotes while a job runs" kill -9 $zp
+ok "the job ends" flux job wait-event -t 30 "$id" clean
+output_has "...with an exec exception" 'exception type="exec" .*job shell on rank [01] died: Killed' \
+    flux job eventlog "$id"
+output_is "...its tasks are gone" "0" bash -c 'pgrep -fx "sleep 302" | wc -l'
+output_is "the next job runs, from a new zygote" "ok 1" echo "$(flux run echo ok)" "$(zygotes)"
+output_is "FLUX_EXEC_NO_ZYGOTE: shells are spawned, no zygote" "ok 0" \
+    env -u FLUX_URI FLUX_EXEC_NO_ZYGOTE=1 flux start bash -c \
+    'echo $(flux run echo ok) $(ps -o args= --ppid $(flux getattr broker.pid) | grep -c "^[^ ]*/flux-shell --zygote")'
+
 done_testing

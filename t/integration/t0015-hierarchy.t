@@ -142,8 +142,21 @@ output_is "GPUs follow: -g1 gives the child 1 GPU, and CUDA_VISIBLE_DEVICES insi
 exit_code 7 "flux alloc exits with its command's status" flux alloc -n1 sh -c 'exit 7'
 output_is "flux alloc forwards stdin to the command" "hello child" bash -c 'echo hello child | flux alloc -n1 cat'
 # From a terminal (script(1) provides one), the command gets a pty of its own.
+# script's stdin is a fifo held open until it is done: at end of input,
+# script types an end-of-file character that would be echoed as "^@".
+on_terminal() {
+    local fifo rc
+    fifo=$(mktemp -u)
+    mkfifo "$fifo"
+    exec 9<>"$fifo"
+    script -qec "$1" /dev/null <"$fifo"
+    rc=$?
+    exec 9>&-
+    rm -f "$fifo"
+    return $rc
+}
 output_has "flux alloc from a terminal runs the command on a terminal" "^on-a-tty 24 80" \
-    script -qec "flux alloc -n1 sh -c 'test -t 0 && test -t 1 && echo on-a-tty \$(stty size)'" /dev/null
+    on_terminal "flux alloc -n1 sh -c 'test -t 0 && test -t 1 && echo on-a-tty \$(stty size)'"
 exit_code 5 "...an interactive shell there reads what we type" \
     bash -c 'printf "exit 5\n" | script -qec "flux alloc -n1 sh -i" /dev/null'
 output_is "depth: three nested allocs" "3" flux alloc -n1 flux alloc -n1 flux alloc -n1 flux getattr instance-level

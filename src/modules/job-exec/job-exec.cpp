@@ -60,6 +60,10 @@ public:
     {
         if (const char* s = getenv("FLUX_SHELL_PATH"); s && *s)
             shell_ = s;
+        // Our own shell is forked by a warm `flux-shell --zygote` on each
+        // node (see src/shell/zygote.cpp); another shell, or
+        // FLUX_EXEC_NO_ZYGOTE set, is spawned afresh for every job.
+        zygote_ = !getenv("FLUX_SHELL_PATH") && !getenv("FLUX_EXEC_NO_ZYGOTE");
     }
     void start(const Message& m);
     void kill(const Message& m);
@@ -83,6 +87,7 @@ private:
     Handle& h_;
     double kill_timeout_;
     std::string shell_;
+    bool zygote_ = true;
     std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
 };
 
@@ -144,7 +149,7 @@ void Exec::start(const Message& m)
 void Exec::launch(Job& job, std::size_t i)
 {
     JobId id = job.id;
-    json req{{"cmd", json::array({shell_, std::to_string(id)})}, {"kill_group", true}};
+    json req{{"cmd", json::array({shell_, std::to_string(id)})}, {"kill_group", true}, {"zygote", zygote_}};
     Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
     f.then([this, id, i](Future& fut) {
         auto r = fut.get();
