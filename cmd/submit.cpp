@@ -7,6 +7,7 @@
 #include <ctime>
 #include <deque>
 #include <fstream>
+#include <functional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -33,10 +34,13 @@ struct Submitted {
     std::string error;
 };
 
-// Submit jobspecs with up to `window` requests in flight; results in order.
-std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& payloads, bool progress)
+// Submit `count` jobs with up to `window` requests in flight; results in
+// order. payload(i) makes the i-th request when it is about to be sent, so
+// building requests overlaps with the instance taking the earlier ones.
+std::vector<Submitted> submit_all(Handle& h, std::size_t count, const std::function<std::string(std::size_t)>& payload,
+                                  bool progress)
 {
-    std::vector<Submitted> results(payloads.size());
+    std::vector<Submitted> results(count);
     std::size_t next = 0, done = 0;
     const std::size_t window = 1024;
     double t0 = monotonic_time(), last_draw = 0;
@@ -48,17 +52,17 @@ std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& pay
             return;
         last_draw = now;
         std::size_t width = 40;
-        std::size_t fill = payloads.empty() ? width : done * width / payloads.size();
+        std::size_t fill = count == 0 ? width : done * width / count;
         double rate = now > t0 ? static_cast<double>(done) / (now - t0) : 0;
         fmt::print(stderr, "\r[{}{}] {}/{} jobs {:.1f} job/s", std::string(fill, '#'), std::string(width - fill, '.'),
-                   done, payloads.size(), rate);
+                   done, count, rate);
         if (final)
             fmt::print(stderr, "\n");
     };
     std::function<void()> pump = [&]() {
-        while (next < payloads.size() && next - done < window) {
+        while (next < count && next - done < window) {
             std::size_t i = next++;
-            Future f = h.rpc("job-ingest.submit", payloads[i]);
+            Future f = h.rpc("job-ingest.submit", payload(i));
             f.then([&, i](Future& fut) {
                 auto r = fut.get();
                 if (r) {
@@ -73,14 +77,14 @@ std::vector<Submitted> submit_all(Handle& h, const std::vector<std::string>& pay
                 }
                 done++;
                 draw(false);
-                if (done == payloads.size())
+                if (done == count)
                     h.reactor().stop();
                 else
                     pump();
             });
         }
     };
-    if (payloads.empty())
+    if (count == 0)
         return results;
     pump();
     h.reactor().run();
@@ -148,24 +152,24 @@ int submit(int argc, char** argv)
     } else {
         ccs.push_back(-1);
     }
-    std::vector<std::string> payloads;
-    json last;
-    for (int c : ccs) {
+    auto make = [&](std::size_t i) {
+        int c = ccs[i];
         auto js = o.jobspec(command, cc.empty() ? -1 : c);
         if (!js)
             die("submit", js.error().message());
-        if (o.dry_run) {
-            fmt::print("{}\n", js->dump());
-            continue;
-        }
         if (!bcc.empty())  // {cc} still expands, FLUX_JOB_CC is not set
             (*js)["attributes"]["system"]["environment"].erase("FLUX_JOB_CC");
-        payloads.push_back(submit_payload(*js, o.urgency, *flags));
-    }
-    if (o.dry_run)
+        return std::move(*js);
+    };
+    if (o.dry_run) {
+        for (std::size_t i = 0; i < ccs.size(); i++)
+            fmt::print("{}\n", make(i).dump());
         return 0;
+    }
+    (void)make(0);  // a bad option fails here, before anything is submitted
     auto h = open_or_die("submit");
-    auto results = submit_all(*h, payloads, progress);
+    auto results = submit_all(
+        *h, ccs.size(), [&](std::size_t i) { return submit_payload(make(i), o.urgency, *flags); }, progress);
     int rc = 0;
     std::vector<JobId> ids;
     std::string out;
@@ -393,7 +397,8 @@ int bulksubmit(int argc, char** argv)
     if (dry_run)
         return 0;
     auto h = open_or_die("bulksubmit");
-    auto results = submit_all(*h, payloads, progress);
+    auto results = submit_all(
+        *h, payloads.size(), [&](std::size_t i) { return std::move(payloads[i]); }, progress);
     int rc = 0;
     std::vector<JobId> ids;
     for (const auto& r : results) {

@@ -79,6 +79,8 @@ struct Jobspec {
     ///   key is kept unchecked (flux-core allows them); user is free-form.
     static Result<Jobspec> parse(std::string_view text);
     static Result<Jobspec> from_json(const nlohmann::json& j);
+    /// The same, keeping `j` as doc without a copy.
+    static Result<Jobspec> from_json(nlohmann::json&& j);
 
     /// attributes.system.environment as name -> value (empty if absent;
     /// null values, RFC 14 "unset", are left out).
@@ -87,6 +89,19 @@ struct Jobspec {
     std::string shell_options() const;
     /// Compact JSON text of doc.
     std::string dump() const;
+    /// What a scheduler needs (compact JSON): version, resources, tasks and
+    /// attributes.system duration (and queue when set); not the environment.
+    std::string sched_view() const;
+    /// The jobspec less attributes.system environment and files (compact
+    /// JSON): what a job listing needs, a fraction of the size.
+    std::string listing_view() const;
+    /// attributes.system.dependencies as (scheme, value) pairs; parse()
+    /// has checked their shape.
+    std::vector<std::pair<std::string, std::string>> dependencies() const;
+
+private:
+    /// The checks of from_json(); doc is left unset.
+    static Result<Jobspec> check(const nlohmann::json& j);
 };
 
 /// Options of flux run/submit/batch/alloc that shape the jobspec.

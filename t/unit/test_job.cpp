@@ -260,6 +260,38 @@ TEST(Jobspec, OptionalAttributes)
     EXPECT_EQ(Jobspec::from_json(j)->job_name, "env");
 }
 
+// What the job manager keeps (job-ingest sends it along with the text):
+// the scheduler's view, the listing's copy and the dependencies.
+TEST(Jobspec, ViewsAndDependencies)
+{
+    json j = minimal();
+    j["attributes"]["system"] = json::parse(R"({
+        "duration": 60, "queue": "batch", "environment": {"SECRET": "x"}, "cwd": "/tmp",
+        "dependencies": [{"scheme": "afterok", "value": "f1234"}, {"scheme": "afterany", "value": "42"}]
+    })");
+    auto js = Jobspec::from_json(j);
+    ASSERT_TRUE(js) << js.error().text;
+    json view = json::parse(js->sched_view());
+    EXPECT_EQ(view["version"], 1);
+    EXPECT_EQ(view["resources"], j["resources"]);
+    EXPECT_EQ(view["tasks"], j["tasks"]);
+    EXPECT_EQ(view["attributes"], json::parse(R"({"system": {"duration": 60.0, "queue": "batch"}})"));
+    EXPECT_EQ(js->dependencies(),
+              (std::vector<std::pair<std::string, std::string>>{{"afterok", "f1234"}, {"afterany", "42"}}));
+    // A view parses as a jobspec the scheduler can read.
+    EXPECT_TRUE(Jobspec::from_json(view));
+    // The listing's copy: everything but the environment (and files).
+    json listing = json::parse(js->listing_view());
+    json expect = j;
+    expect["attributes"]["system"].erase("environment");
+    EXPECT_EQ(listing, expect);
+
+    auto plain = Jobspec::from_json(minimal());
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(json::parse(plain->sched_view())["attributes"], json::parse(R"({"system": {"duration": 0.0}})"));
+    EXPECT_TRUE(plain->dependencies().empty());
+}
+
 TEST(Jobspec, ParseText)
 {
     auto js = Jobspec::parse(minimal().dump());

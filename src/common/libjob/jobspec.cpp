@@ -322,10 +322,26 @@ Result<Jobspec> Jobspec::parse(std::string_view text)
     } catch (const json::exception& e) {
         return fail(EPROTO, fmt::format("jobspec: invalid JSON: {}", e.what()));
     }
-    return from_json(j);
+    return from_json(std::move(j));
 }
 
 Result<Jobspec> Jobspec::from_json(const json& j)
+{
+    auto js = check(j);
+    if (js)
+        js->doc = std::make_shared<const json>(j);
+    return js;
+}
+
+Result<Jobspec> Jobspec::from_json(json&& j)
+{
+    auto js = check(j);
+    if (js)
+        js->doc = std::make_shared<const json>(std::move(j));
+    return js;
+}
+
+Result<Jobspec> Jobspec::check(const json& j)
 {
     if (!j.is_object())
         return invalid("must be a JSON object");
@@ -358,7 +374,6 @@ Result<Jobspec> Jobspec::from_json(const json& j)
 
     if (js.job_name.empty())
         js.job_name = basename_of(js.command[0]);
-    js.doc = std::make_shared<const json>(j);
     return js;
 }
 
@@ -388,6 +403,55 @@ std::string Jobspec::shell_options() const
 std::string Jobspec::dump() const
 {
     return doc ? doc->dump(-1, ' ', false, dump_lossy) : std::string("{}");
+}
+
+std::string Jobspec::sched_view() const
+{
+    if (!doc)
+        return "{}";
+    json view{{"version", doc->value("version", 1)}, {"resources", doc->at("resources")}, {"tasks", doc->at("tasks")}};
+    view["attributes"]["system"]["duration"] = duration;
+    if (!queue.empty())
+        view["attributes"]["system"]["queue"] = queue;
+    return view.dump(-1, ' ', false, dump_lossy);
+}
+
+std::string Jobspec::listing_view() const
+{
+    if (!doc)
+        return "{}";
+    // Copied piece by piece: the environment is most of a jobspec.
+    json view = json::object();
+    for (const auto& [k, v] : doc->items()) {
+        if (k != "attributes" || !v.is_object()) {
+            view[k] = v;
+            continue;
+        }
+        json& attrs = view[k] = json::object();
+        for (const auto& [ak, av] : v.items()) {
+            if (ak != "system" || !av.is_object()) {
+                attrs[ak] = av;
+                continue;
+            }
+            json& sys = attrs[ak] = json::object();
+            for (const auto& [sk, sv] : av.items())
+                if (sk != "environment" && sk != "files")
+                    sys[sk] = sv;
+        }
+    }
+    return view.dump(-1, ' ', false, dump_lossy);
+}
+
+std::vector<std::pair<std::string, std::string>> Jobspec::dependencies() const
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    auto p = json::json_pointer("/attributes/system/dependencies");
+    if (!doc || !doc->contains(p) || !doc->at(p).is_array())
+        return out;
+    for (const auto& d : doc->at(p))
+        if (d.is_object() && d.value("scheme", json()).is_string() && d.value("value", json()).is_string())
+            out.emplace_back(d["scheme"].get<std::string>(), d["value"].get<std::string>());
+    return out;
 }
 
 }  // namespace flux::job

@@ -44,6 +44,7 @@ private:
     struct Batch {
         std::vector<Pending> jobs;
         std::vector<std::string> texts;
+        std::vector<json> facts;              // per text: {ntasks, sched, list, deps} for the job manager
         std::vector<std::size_t> group;       // per text: its feasibility group
         std::vector<std::size_t> group_text;  // per group: a text to check
         std::vector<std::string> infeasible;  // per group: "" = feasible
@@ -59,6 +60,8 @@ private:
     std::unordered_map<std::string, std::size_t> text_index_;   // for the batch being filled
     std::unordered_map<std::string, std::size_t> group_index_;  // resource request -> group
     std::string last_text_;                                     // last validated jobspec text
+    std::shared_ptr<const json> last_doc_;                      // ...parsed
+    json last_facts_;  // what the job manager needs of it (see job-manager.submit)
     bool have_sched_ = true;
 };
 
@@ -101,12 +104,18 @@ void Ingest::submit(const Message& m)
     }
     std::string text = it->dump(-1, ' ', false, json::error_handler_t::replace);
     if (text != last_text_) {
-        auto js = job::Jobspec::from_json(*it);
+        auto js = job::Jobspec::from_json(std::move(*it));
         if (!js) {
             (void)h_.respond_error(m, js.error().errnum, js.error().message());
             return;
         }
         last_text_ = text;
+        last_doc_ = js->doc;
+        // Passed on so that the job manager need not parse the text again.
+        last_facts_ = {{"ntasks", js->ntasks},
+                       {"sched", js->sched_view()},
+                       {"list", js->listing_view()},
+                       {"deps", js->dependencies()}};
     }
     if (!batch_)
         batch_ = std::make_shared<Batch>();
@@ -114,8 +123,9 @@ void Ingest::submit(const Message& m)
     if (added) {
         // What feasibility depends on: the resources, the time limit, the
         // queue and constraints (not the command or the environment).
-        std::string key = it->at("resources").dump();
-        if (auto a = it->find("attributes"); a != it->end() && a->is_object())
+        const json& doc = *last_doc_;
+        std::string key = doc.at("resources").dump();
+        if (auto a = doc.find("attributes"); a != doc.end() && a->is_object())
             if (auto sys = a->find("system"); sys != a->end() && sys->is_object())
                 for (const char* k : {"duration", "queue", "constraints"})
                     if (auto v = sys->find(k); v != sys->end())
@@ -125,6 +135,7 @@ void Ingest::submit(const Message& m)
             batch_->group_text.push_back(batch_->texts.size());
         batch_->group.push_back(g->second);
         batch_->texts.push_back(std::move(text));
+        batch_->facts.push_back(last_facts_);
     }
     batch_->jobs.push_back(Pending{m, pos->second, urgency, flags});
 }
@@ -182,7 +193,7 @@ void Ingest::send_batch(std::shared_ptr<Batch> b)
     if (accepted.empty())
         return;
     json texts = b->texts;
-    Future f = h_.rpc("job-manager.submit", json{{"jobspecs", texts}, {"jobs", jobs}}.dump());
+    Future f = h_.rpc("job-manager.submit", json{{"jobspecs", texts}, {"facts", b->facts}, {"jobs", jobs}}.dump());
     f.then([this, accepted = std::move(accepted)](Future& fut) {
         auto r = fut.get();
         if (!r) {

@@ -50,7 +50,9 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
     // Journal: {"id":..,"entry":..} plus documents readers need once.
     std::string extra;
     if (name == "submit")
-        extra = fmt::format(R"(,"jobspec":{})", job.spec ? job.spec->text : "null");
+        extra = fmt::format(R"(,"jobspec":{})", !job.spec                     ? "null"
+                                                : job.spec->list_text.empty() ? job.spec->text
+                                                                              : job.spec->list_text);
     else if (name == "alloc")
         extra = fmt::format(R"(,"R":{})", job.R.empty() ? "null" : job.R);
     if (!journals_.empty())

@@ -28,6 +28,7 @@ inline constexpr int novalidate = 4;
 struct Spec {
     std::string text;        ///< full jobspec JSON
     std::string sched_text;  ///< what the scheduler needs: resources, tasks, duration
+    std::string list_text;   ///< the text less environment and files: the journal's copy for job-list
     std::uint32_t ntasks = 0;
     std::vector<std::pair<std::string, std::string>> dependencies;  ///< (scheme, value)
 };

@@ -106,7 +106,7 @@ private:
     bool may_access(const Message& m, std::uint32_t owner) const;
     Job* active_job(const Message& m, JobId id, const char* denied);
     std::optional<std::uint32_t> readable_job(const Message& m, JobId id, const char* denied);
-    std::shared_ptr<const Spec> intern(const std::string& text, std::string& err);
+    std::shared_ptr<const Spec> intern(const std::string& text, const json* facts, std::string& err);
 
     Handle& h_;
     std::unique_ptr<JobDb> db_;

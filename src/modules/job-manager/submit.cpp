@@ -12,46 +12,40 @@
 
 namespace flux::jobmgr {
 
-// Parse a jobspec text once; bulk submissions reuse the last one.
-std::shared_ptr<const Spec> JobManager::intern(const std::string& text, std::string& err)
+// A job's Spec from its jobspec text. job-ingest, which has parsed and
+// validated the text, sends what the job manager needs of it (`facts`:
+// {ntasks, sched, list, deps}), so the text is not parsed again here; without
+// facts it is parsed. Bulk submissions of one jobspec reuse the last Spec.
+std::shared_ptr<const Spec> JobManager::intern(const std::string& text, const json* facts, std::string& err)
 {
     if (last_spec_ && last_spec_->text == text)
         return last_spec_;
-    auto js = job::Jobspec::parse(text);
-    if (!js) {
-        err = js.error().message();
-        return nullptr;
-    }
     auto spec = std::make_shared<Spec>();
     spec->text = text;
-    spec->ntasks = js->ntasks;
-    const json& doc = *js->doc;
-    json view{{"version", doc.value("version", 1)}, {"resources", doc.at("resources")}, {"tasks", doc.at("tasks")}};
-    view["attributes"]["system"]["duration"] = js->duration;
-    if (!js->queue.empty())
-        view["attributes"]["system"]["queue"] = js->queue;
-    spec->sched_text = view.dump();
-    if (auto sys = doc.find("attributes"); sys != doc.end() && sys->is_object()) {
-        auto s = sys->find("system");
-        if (s != sys->end() && s->is_object()) {
-            auto d = s->find("dependencies");
-            if (d != s->end() && d->is_array()) {
-                for (const auto& dep : *d) {
-                    if (!dep.is_object() || !dep.contains("scheme") || !dep.contains("value")) {
-                        err = "jobspec: attributes.system.dependencies entries need scheme and value";
-                        return nullptr;
-                    }
-                    spec->dependencies.emplace_back(dep["scheme"].get<std::string>(), dep["value"].get<std::string>());
-                }
-            }
+    if (facts && facts->is_object()) {
+        spec->ntasks = facts->at("ntasks").get<std::uint32_t>();
+        spec->sched_text = facts->at("sched").get<std::string>();
+        spec->list_text = facts->value("list", text);
+        for (const auto& d : facts->value("deps", json::array()))
+            spec->dependencies.emplace_back(d.at(0).get<std::string>(), d.at(1).get<std::string>());
+    } else {
+        auto js = job::Jobspec::parse(text);
+        if (!js) {
+            err = js.error().message();
+            return nullptr;
         }
+        spec->ntasks = js->ntasks;
+        spec->sched_text = js->sched_view();
+        spec->list_text = js->listing_view();
+        spec->dependencies = js->dependencies();
     }
     last_spec_ = spec;
     return spec;
 }
 
-// job-manager.submit (from job-ingest): {jobspecs: [TEXT...], jobs: [{id,
-// userid, urgency, flags, t_submit, jobspec: INDEX}]} -> {} once stored.
+// job-manager.submit (from job-ingest): {jobspecs: [TEXT...], facts:
+// [{ntasks, sched, list, deps}...] (optional, one per text), jobs: [{id, userid,
+// urgency, flags, t_submit, jobspec: INDEX}]} -> {errors} once stored.
 void JobManager::submit(const Message& m)
 {
     if (!queue_enabled_) {
@@ -62,10 +56,12 @@ void JobManager::submit(const Message& m)
     }
     auto req = json::parse(m.payload);
     const auto& texts = req.at("jobspecs");
+    const json* facts = req.contains("facts") && req["facts"].is_array() ? &req["facts"] : nullptr;
     std::vector<std::shared_ptr<const Spec>> specs;
-    for (const auto& t : texts) {
+    for (std::size_t i = 0; i < texts.size(); i++) {
         std::string err;
-        auto s = intern(t.get<std::string>(), err);
+        const json* f = facts && i < facts->size() ? &(*facts)[i] : nullptr;
+        auto s = intern(texts[i].get_ref<const std::string&>(), f, err);
         if (!s) {
             respond_error(m, EINVAL, err);
             return;
