@@ -302,10 +302,12 @@ bool Rexec::zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string
     std::memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
     ssize_t n;
     do {
-        n = sendmsg(zygote_->sock, &msg, MSG_NOSIGNAL);
+        // Never block: a zygote stuck sending us exit reports while we wait
+        // here would be a deadlock. A full socket means spawning instead.
+        n = sendmsg(zygote_->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(text.size()))
-        return false;  // too large (EMSGSIZE), or the zygote is gone: spawn instead
+        return false;  // full (EAGAIN), too large (EMSGSIZE), or the zygote is gone: spawn instead
     p->via_zygote = true;
     zygote_->pending.emplace(id, std::move(p));
     return true;

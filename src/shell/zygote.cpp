@@ -126,10 +126,14 @@ void spawn(int sock, int sigfd, const char* buf, std::size_t len, const int fds[
             _exit(1);
         }
     }
-    if (pid < 0)
+    if (pid < 0) {
         (void)send_json(sock, {{"id", id}, {"errnum", errno}});
-    else
-        (void)send_json(sock, {{"id", id}, {"pid", pid}});
+        return;
+    }
+    // The child does this too; whichever runs first, the process group
+    // exists before the broker can signal it.
+    (void)setpgid(pid, pid);
+    (void)send_json(sock, {{"id", id}, {"pid", pid}});
 }
 
 void reap(int sock)
