@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -161,7 +162,9 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
         fprintf(stderr, "flux-shell --zygote: signalfd: %s\n", strerror(errno));
         return 1;
     }
-    std::vector<char> buf(max_packet);
+    // Left uninitialised: pages a request never reached stay out of every
+    // fork's page tables.
+    std::unique_ptr<char[]> buf(new char[max_packet]);
     for (;;) {
         struct pollfd pfd[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, -1) < 0) {
@@ -177,7 +180,7 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
         }
         if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
-        struct iovec iov = {buf.data(), buf.size()};
+        struct iovec iov = {buf.get(), max_packet};
         alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
         struct msghdr msg = {};
         msg.msg_iov = &iov;
@@ -198,7 +201,7 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
             }
         }
         if (nfds == 3 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-            spawn(sock, sigfd, buf.data(), static_cast<std::size_t>(n), fds, shell_main);
+            spawn(sock, sigfd, buf.get(), static_cast<std::size_t>(n), fds, shell_main);
         else
             (void)send_json(sock, {{"id", 0}, {"errnum", EPROTO}});
         for (int i = 0; i < std::min(nfds, 3); i++)

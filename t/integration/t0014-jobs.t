@@ -115,6 +115,14 @@ output_has "...with an exec exception" 'exception type="exec" .*job shell on ran
     flux job eventlog "$id"
 output_is "...its tasks are gone" "0" bash -c 'pgrep -fx "sleep 302" | wc -l'
 output_is "the next job runs, from a new zygote" "ok 1" echo "$(flux run echo ok)" "$(zygotes)"
+# A shell's parent is the zygote, not the broker; with a broker environment
+# too large for one zygote packet, the shell is spawned by the broker instead.
+shell_parent() { flux run sh -c 'ps -o ppid= -p $PPID' | tr -d ' '; }
+not_ok "a job shell's parent is the zygote" test "$(shell_parent)" = "$(flux getattr broker.pid)"
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+output_is "an environment too large for the zygote: the broker spawns the shell" "same" \
+    env -u FLUX_URI BIG1="$big" BIG2="$big" BIG3="$big" flux start bash -c \
+    "$(declare -f shell_parent); test \$(shell_parent) = \$(flux getattr broker.pid) && echo same"
 output_is "FLUX_EXEC_NO_ZYGOTE: shells are spawned, no zygote" "ok 0" \
     env -u FLUX_URI FLUX_EXEC_NO_ZYGOTE=1 flux start bash -c \
     'echo $(flux run echo ok) $(ps -o args= --ppid $(flux getattr broker.pid) | grep -c "^[^ ]*/flux-shell --zygote")'
