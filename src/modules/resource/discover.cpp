@@ -1,4 +1,7 @@
-// hwloc discovery of cores and GPUs.
+// hwloc discovery of cores and GPUs. Built as a plugin of its own
+// (lib/flux/resource/discover.so) that the resource module loads only while
+// it discovers, so that hwloc and the libraries it pulls in (udev, ...) are
+// not kept in every broker's memory for the life of the instance.
 #include "discover.hpp"
 
 #include <glob.h>
@@ -56,7 +59,7 @@ uint32_t count_gpus(hwloc_topology_t topo)
 
 }  // namespace
 
-Result<LocalResources> discover()
+Result<LocalResources> discover_hwloc()
 {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) < 0)
@@ -81,3 +84,8 @@ Result<LocalResources> discover()
 }
 
 }  // namespace flux::resource
+
+extern "C" void flux_resource_discover(flux::Result<flux::resource::LocalResources>* out)
+{
+    *out = flux::resource::discover_hwloc();
+}
