@@ -40,6 +40,8 @@ void module_thread(void* zsock, std::string name, ModuleMain main, std::vector<s
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    // Named after the module, so top -H, perf and gdb tell them apart.
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 
     auto status = [](uint32_t st, std::string text) {
         Message m = Message::control(modctl_status, st);

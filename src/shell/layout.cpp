@@ -57,7 +57,9 @@ int read_int(const std::string& path)
 
 }  // namespace
 
-std::vector<std::vector<int>> core_cpus()
+namespace {
+
+std::vector<std::vector<int>> read_core_cpus()
 {
     // (package, core id) -> cpus
     std::map<std::pair<int, int>, std::vector<int>> cores;
@@ -80,6 +82,14 @@ std::vector<std::vector<int>> core_cpus()
     // hwloc orders cores by topology; within a package, by their cpus.
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
     return out;
+}
+
+}  // namespace
+
+const std::vector<std::vector<int>>& core_cpus()
+{
+    static const std::vector<std::vector<int>> map = read_core_cpus();
+    return map;
 }
 
 std::vector<int> cpus_of(const IdSet& cores, const std::vector<std::vector<int>>& map)

@@ -28,8 +28,9 @@ struct TaskMap {
 };
 
 /// OS cpu ids of each core of this machine, in hwloc's logical core order
-/// (cores sorted by package and first cpu), read from /sys. Empty on error.
-std::vector<std::vector<int>> core_cpus();
+/// (cores sorted by package and first cpu), read from /sys once per process
+/// (the zygote reads it before it forks any shell). Empty on error.
+const std::vector<std::vector<int>>& core_cpus();
 
 /// The cpus of the given core ids; cores this machine lacks are skipped.
 std::vector<int> cpus_of(const IdSet& cores, const std::vector<std::vector<int>>& map);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <clocale>
 #include <csignal>
 #include <filesystem>
@@ -97,7 +98,7 @@ struct Task {
 
 class Shell {
 public:
-    Shell(Handle& h, JobId id) : h_(h), id_(id) {}
+    Shell(Handle& h, JobId id, std::optional<std::uint32_t> rank) : h_(h), id_(id), given_rank_(rank) {}
     int run();
 
 private:
@@ -121,6 +122,7 @@ private:
 
     Handle& h_;
     JobId id_;
+    std::optional<std::uint32_t> given_rank_;
     std::string idstr_;
     job::Jobspec js_;
     Rlist R_;
@@ -222,7 +224,8 @@ Result<void> Shell::init()
     if (!R)
         return std::unexpected(R.error());
     R_ = std::move(*R);
-    auto rank = h_.rank();
+    // job-exec names our broker's rank on the command line; asked otherwise.
+    auto rank = given_rank_ ? Result<std::uint32_t>(*given_rank_) : h_.rank();
     if (!rank)
         return std::unexpected(rank.error());
     rank_ = *rank;
@@ -298,7 +301,7 @@ Result<void> Shell::init()
                           ? options_["cpu-affinity"].get<std::string>()
                           : "on";
     if (aff != "off") {
-        auto map = core_cpus();
+        const auto& map = core_cpus();
         cpus_ = cpus_of(*R_.cores_of(rank_), map);
     }
     if (auto g = R_.gpus_of(rank_); g && !g->empty()) {
@@ -825,8 +828,23 @@ int shell_main(int argc, char** argv)
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGUSR1, SIGUSR2, SIGPIPE})
         sigaddset(&block, sig);
     sigprocmask(SIG_BLOCK, &block, nullptr);
+    // flux-shell JOBID [--rank=N]: job-exec tells the shell its broker's
+    // rank, saving a request per shell (after the id, so that ps and
+    // pgrep -f still show `flux-shell JOBID`).
+    std::optional<std::uint32_t> rank;
+    if (argc == 3 && std::strncmp(argv[2], "--rank=", 7) == 0) {
+        std::string_view v(argv[2] + 7);
+        std::uint32_t r = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
+        if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+            fprintf(stderr, "flux-shell: %s: invalid rank\n", argv[2]);
+            return 1;
+        }
+        rank = r;
+        argc--;
+    }
     if (argc != 2) {
-        fprintf(stderr, "Usage: flux-shell JOBID\n");
+        fprintf(stderr, "Usage: flux-shell JOBID [--rank=N]\n");
         return 1;
     }
     auto id = parse_jobid(argv[1]);
@@ -841,7 +859,7 @@ int shell_main(int argc, char** argv)
     }
     (*h)->set_log_name("flux-shell");
     try {
-        shell::Shell sh(**h, *id);
+        shell::Shell sh(**h, *id, rank);
         return sh.run();
     } catch (const std::exception& ex) {
         fprintf(stderr, "flux-shell: job %s: %s\n", argv[1], ex.what());

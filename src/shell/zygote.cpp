@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <clocale>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -29,6 +30,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "layout.hpp"
 
 extern char** environ;
 
@@ -153,6 +156,11 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
         cmdline.start = argv[0];
         cmdline.room = static_cast<std::size_t>(argv[argc - 1] + std::strlen(argv[argc - 1]) + 1 - argv[0]);
     }
+    // What every shell would otherwise look up for itself, done once here
+    // and inherited by each fork: the locale (f58 ids) and the core to cpu
+    // map of this machine (binding).
+    setlocale(LC_CTYPE, "");
+    (void)core_cpus();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);

@@ -149,7 +149,9 @@ void Exec::start(const Message& m)
 void Exec::launch(Job& job, std::size_t i)
 {
     JobId id = job.id;
-    json req{{"cmd", json::array({shell_, std::to_string(id)})}, {"kill_group", true}, {"zygote", zygote_}};
+    json req{{"cmd", json::array({shell_, std::to_string(id), fmt::format("--rank={}", job.shells[i].rank)})},
+             {"kill_group", true},
+             {"zygote", zygote_}};
     Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
     f.then([this, id, i](Future& fut) {
         auto r = fut.get();
