@@ -1,6 +1,8 @@
 // Flux messages (RFC 3): the value type and its two wire encodings.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -66,8 +68,8 @@ struct Message {
     bool has_route = false;
     std::vector<std::string> route;
 
-    static Message request(std::string topic, std::string payload = {},
-                           uint32_t nodeid = NODEID_ANY, uint8_t flags = 0);
+    static Message request(std::string topic, std::string payload = {}, uint32_t nodeid = NODEID_ANY,
+                           uint8_t flags = 0);
     static Message event(std::string topic, std::string payload = {});
     static Message control(uint32_t type, uint32_t status);
     /// A response to `req` (same topic, matchtag, route; streaming flag kept).
@@ -130,15 +132,17 @@ public:
     /// Try to take the next message from the buffered bytes.
     Status next(Message& out, Error& err);
     size_t buffered() const { return buf_.size() - pos_; }
-    /// A writable region of `n` bytes at the buffer's end: read(2) straight
-    /// into it, then commit() the count actually read (0 is fine).
-    char* reserve(size_t n);
-    void commit(size_t n);
+    /// recv(2) what `fd` has (up to 64 KiB, without blocking) and buffer it:
+    /// the count, 0 at end of file, -1 with errno set. The bytes land in a
+    /// per-thread scratch area first, so a connection's buffer holds only
+    /// what it was sent (no 64 KiB buffer per client to fill and free).
+    ssize_t recv_from(int fd);
 
 private:
+    void compact();
+
     std::string buf_;
     size_t pos_ = 0;
-    size_t reserved_at_ = 0;
 };
 
 }  // namespace flux

@@ -81,9 +81,7 @@ private:
     {
         // Bounded batch so one busy client cannot starve the others.
         for (int round = 0; round < 16; round++) {
-            char* p = dec_.reserve(65536);
-            ssize_t n = ::recv(fd_, p, 65536, MSG_DONTWAIT);
-            dec_.commit(n > 0 ? static_cast<size_t>(n) : 0);
+            ssize_t n = dec_.recv_from(fd_);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 drain();
                 server_.close_client(cid_);  // destroys this

@@ -75,18 +75,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     std::string_view in(reinterpret_cast<const char*>(data), size);
 
     // 1. The byte stream after the first byte, which says where to cut it
-    // in two: the first piece goes in with feed(), the rest with
-    // reserve()/commit().
+    // in two, fed one after the other (the second after the first was
+    // drained, so the buffer is compacted in between).
     std::string_view stream = size > 0 ? in.substr(1) : in;
     size_t split = size > 0 ? data[0] % (stream.size() + 1) : 0;
     StreamDecoder d;
     d.feed(stream.substr(0, split));
     drain(d);
     std::string_view rest = stream.substr(split);
-    char* p = d.reserve(rest.size() + 16);
-    if (!rest.empty())
-        std::memcpy(p, rest.data(), rest.size());
-    d.commit(rest.size());
+    d.feed(rest);
     drain(d);
 
     // 2. The same bytes as frames: each is a 1-byte length then that many

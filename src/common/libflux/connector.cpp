@@ -76,13 +76,9 @@ private:
     // Read what is available into the decoder; false when nothing was read.
     bool fill()
     {
-        char* p = dec_.reserve(65536);
-        ssize_t n = ::recv(fd_, p, 65536, MSG_DONTWAIT);
-        if (n > 0) {
-            dec_.commit(static_cast<size_t>(n));
+        ssize_t n = dec_.recv_from(fd_);
+        if (n > 0)
             return true;
-        }
-        dec_.commit(0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             eof_ = true;
             return true;

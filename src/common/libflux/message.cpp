@@ -1,7 +1,10 @@
 // Flux message value type and its ZeroMQ-frame and byte-stream codecs (RFC 3).
 #include <flux/message.hpp>
 
+#include <sys/socket.h>
+
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -92,10 +95,14 @@ Error proto_error(std::string what)
 const char* msgtype_name(MsgType t)
 {
     switch (t) {
-    case MsgType::request: return "request";
-    case MsgType::response: return "response";
-    case MsgType::event: return "event";
-    case MsgType::control: return "control";
+        case MsgType::request:
+            return "request";
+        case MsgType::response:
+            return "response";
+        case MsgType::event:
+            return "event";
+        case MsgType::control:
+            return "control";
     }
     return "unknown";
 }
@@ -185,13 +192,19 @@ std::string Message::describe() const
 {
     std::string s = fmt::format("{} topic={}", msgtype_name(type), topic);
     switch (type) {
-    case MsgType::request:
-        s += aux1 == NODEID_ANY ? std::string(" nodeid=any") : fmt::format(" nodeid={}", aux1);
-        s += fmt::format(" matchtag={}", aux2);
-        break;
-    case MsgType::response: s += fmt::format(" errnum={} matchtag={}", aux1, aux2); break;
-    case MsgType::event: s += fmt::format(" seq={}", aux1); break;
-    case MsgType::control: s += fmt::format(" type={} status={}", aux1, aux2); break;
+        case MsgType::request:
+            s += aux1 == NODEID_ANY ? std::string(" nodeid=any") : fmt::format(" nodeid={}", aux1);
+            s += fmt::format(" matchtag={}", aux2);
+            break;
+        case MsgType::response:
+            s += fmt::format(" errnum={} matchtag={}", aux1, aux2);
+            break;
+        case MsgType::event:
+            s += fmt::format(" seq={}", aux1);
+            break;
+        case MsgType::control:
+            s += fmt::format(" type={} status={}", aux1, aux2);
+            break;
     }
     if (!route.empty())
         s += " route=" + route_string();
@@ -307,12 +320,7 @@ void encode_stream(const Message& msg, std::string& out)
     put_u32(&out[start + 4], static_cast<uint32_t>(out.size() - start - 8));
 }
 
-void StreamDecoder::feed(std::string_view bytes)
-{
-    buf_.append(bytes);
-}
-
-char* StreamDecoder::reserve(size_t n)
+void StreamDecoder::compact()
 {
     if (pos_ > 0 && pos_ == buf_.size()) {
         buf_.clear();
@@ -321,14 +329,21 @@ char* StreamDecoder::reserve(size_t n)
         buf_.erase(0, pos_);
         pos_ = 0;
     }
-    reserved_at_ = buf_.size();
-    buf_.resize(reserved_at_ + n);
-    return buf_.data() + reserved_at_;
 }
 
-void StreamDecoder::commit(size_t n)
+void StreamDecoder::feed(std::string_view bytes)
 {
-    buf_.resize(reserved_at_ + n);
+    compact();
+    buf_.append(bytes);
+}
+
+ssize_t StreamDecoder::recv_from(int fd)
+{
+    static thread_local std::unique_ptr<char[]> scratch(new char[65536]);
+    ssize_t n = ::recv(fd, scratch.get(), 65536, MSG_DONTWAIT);
+    if (n > 0)
+        feed(std::string_view(scratch.get(), static_cast<size_t>(n)));
+    return n;
 }
 
 StreamDecoder::Status StreamDecoder::next(Message& out, Error& err)
