@@ -36,6 +36,7 @@ struct Rexec::Proc {
     int status = 0;
     bool kill_group = false;  // SIGKILL what is left of its process group when it exits
     bool via_zygote = false;  // the zygote's child: it reports the exit
+    std::string name;         // argv[0], for errors
 };
 
 struct Rexec::Zygote {
@@ -146,6 +147,7 @@ void Rexec::exec(const Message& req)
     p->err_fd = errp[0];
     p->in_fd = want_stdin ? inp[1] : -1;
     p->kill_group = kill_group;
+    p->name = argv[0];
     if (use_zygote) {
         int devnull = want_stdin ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
         int fds[3] = {want_stdin ? inp[0] : devnull, outp[1], errp[1]};
@@ -232,13 +234,7 @@ void Rexec::started(std::unique_ptr<Proc> p)
     reader(p->err_fd, p->err_w, "stderr");
     int pid = p->pid;
     if (!p->via_zygote) {
-        p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) {
-            raw->exited = true;
-            raw->status = status;
-            if (raw->kill_group)
-                ::kill(-raw->pid, SIGKILL);  // e.g. the tasks of a job shell that died
-            finish(*raw);
-        });
+        p->child_w = broker_.reactor().child(pid, [this, raw](pid_t, int status) { exited(*raw, status); });
     }
     broker_.respond(p->req, dump({{"type", "started"}, {"pid", pid}, {"rank", broker_.rank()}}));
     procs_.emplace(pid, std::move(p));
@@ -340,22 +336,32 @@ void Rexec::zygote_input()
             return;
         }
         int err = j.value("errnum", EIO);
-        auto argv0 = json::parse(p->req.payload).at("cmd").at(0).get<std::string>();
-        broker_.respond_error(p->req, err, fmt::format("{}: {}", argv0, strerror(err)));
-        for (int fd : {p->out_fd, p->err_fd, p->in_fd})
-            if (fd >= 0)
-                close(fd);
+        never_started(*p, err, fmt::format("{}: {}", p->name, strerror(err)));
         return;
     }
     // A shell it forked has exited.
     Proc* p = find(j.value("pid", -1));
-    if (!p || !p->via_zygote || p->exited)
-        return;
-    p->exited = true;
-    p->status = j.value("status", 0);
-    if (p->kill_group)
-        ::kill(-p->pid, SIGKILL);
-    finish(*p);
+    if (p && p->via_zygote && !p->exited)
+        exited(*p, j.value("status", 0));
+}
+
+// The process has ended with wait status `status`.
+void Rexec::exited(Proc& p, int status)
+{
+    p.exited = true;
+    p.status = status;
+    if (p.kill_group)
+        ::kill(-p.pid, SIGKILL);  // e.g. the tasks of a job shell that died
+    finish(p);
+}
+
+// A request the zygote never turned into a process: fail it, drop its pipes.
+void Rexec::never_started(Proc& p, int errnum, const std::string& text)
+{
+    broker_.respond_error(p.req, errnum, text);
+    for (int fd : {p.out_fd, p.err_fd, p.in_fd})
+        if (fd >= 0)
+            close(fd);
 }
 
 // The zygote died (or closed its socket): its shells can no longer be
@@ -365,21 +371,15 @@ void Rexec::zygote_lost()
 {
     auto z = std::move(zygote_);
     broker_.log(3, fmt::format("rexec: the job shell zygote ({}) went away; its shells are killed", z->path));
-    for (auto& [id, p] : z->pending) {
-        broker_.respond_error(p->req, EIO, "the job shell launcher (flux-shell --zygote) died");
-        for (int fd : {p->out_fd, p->err_fd, p->in_fd})
-            if (fd >= 0)
-                close(fd);
-    }
+    for (auto& [id, p] : z->pending)
+        never_started(*p, EIO, "the job shell launcher (flux-shell --zygote) died");
     std::vector<Proc*> orphans;
     for (auto& [pid, p] : procs_)
         if (p->via_zygote && !p->exited)
             orphans.push_back(p.get());
     for (Proc* p : orphans) {
         ::kill(-p->pid, SIGKILL);
-        p->exited = true;
-        p->status = SIGKILL;  // as a wait status: killed by SIGKILL
-        finish(*p);
+        exited(*p, SIGKILL);  // as a wait status: killed by SIGKILL
     }
     if (z->pid > 0 && waitpid(z->pid, nullptr, WNOHANG) == 0) {
         ::kill(z->pid, SIGKILL);  // it closed its socket but lives on: end it

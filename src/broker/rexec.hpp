@@ -34,6 +34,8 @@ public:
 private:
     void started(std::unique_ptr<Proc> p);
     void finish(Proc& p);
+    void exited(Proc& p, int status);
+    void never_started(Proc& p, int errnum, const std::string& text);
     void flush_stdin(Proc& p);
     Proc* find(int pid);
     // Job shells forked by a warm `flux-shell --zygote` (requests with

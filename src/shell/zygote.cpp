@@ -101,9 +101,9 @@ void set_cmdline(const std::vector<std::string>& args)
         fprintf(stderr, "flux-shell: cannot use %s as working directory: %s\n", cwd.c_str(), strerror(errno));
         _exit(1);
     }
-    // As after posix_spawn with a cleared mask and default dispositions.
-    for (int sig = 1; sig < NSIG; sig++)
-        signal(sig, SIG_DFL);
+    // As after posix_spawn with a cleared mask. Dispositions are already
+    // the defaults: the broker spawns the zygote with them, and the zygote
+    // installs no handler (SIGCHLD comes through a signalfd).
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

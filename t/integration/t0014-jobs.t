@@ -126,5 +126,15 @@ output_is "an environment too large for the zygote: the broker spawns the shell"
 output_is "FLUX_EXEC_NO_ZYGOTE: shells are spawned, no zygote" "ok 0" \
     env -u FLUX_URI FLUX_EXEC_NO_ZYGOTE=1 flux start bash -c \
     'echo $(flux run echo ok) $(ps -o args= --ppid $(flux getattr broker.pid) | grep -c "^[^ ]*/flux-shell --zygote")'
+# A shell named by FLUX_SHELL_PATH is started as `SHELL JOBID` (no
+# --rank=N, that is for our own shell): flux-shell behind a wrapper then asks
+# its broker for its rank, and a job on both brokers still runs.
+real_shell=$(cd "$(dirname "$(command -v flux)")/../libexec/flux" && pwd)/flux-shell
+printf '#!/bin/sh\necho "$#" >>"%s/shell-argc"\nexec "%s" "$@"\n' "$PWD" "$real_shell" >wrap-shell
+chmod +x wrap-shell
+output_is "FLUX_SHELL_PATH: the shell runs on each rank of a 2-node job" "0: 0 1: 1" \
+    env -u FLUX_URI FLUX_SHELL_PATH="$PWD/wrap-shell" flux start --test-size=2 bash -c \
+    'flux run -N2 -n2 --label-io printenv FLUX_TASK_RANK | sort | xargs'
+output_is "...started with the job id only" "1 1" bash -c 'xargs <shell-argc'
 
 done_testing

@@ -58,12 +58,14 @@ public:
     Exec(Handle& h, double kill_timeout)
         : h_(h), kill_timeout_(kill_timeout), shell_(paths::libexec_dir() + "/flux-shell")
     {
-        if (const char* s = getenv("FLUX_SHELL_PATH"); s && *s)
+        if (const char* s = getenv("FLUX_SHELL_PATH"); s && *s) {
             shell_ = s;
+            own_shell_ = false;
+        }
         // Our own shell is forked by a warm `flux-shell --zygote` on each
         // node (see src/shell/zygote.cpp); another shell, or
         // FLUX_EXEC_NO_ZYGOTE set, is spawned afresh for every job.
-        zygote_ = !getenv("FLUX_SHELL_PATH") && !getenv("FLUX_EXEC_NO_ZYGOTE");
+        zygote_ = own_shell_ && !getenv("FLUX_EXEC_NO_ZYGOTE");
     }
     void start(const Message& m);
     void kill(const Message& m);
@@ -87,6 +89,7 @@ private:
     Handle& h_;
     double kill_timeout_;
     std::string shell_;
+    bool own_shell_ = true;  // flux-shell, not one FLUX_SHELL_PATH names
     bool zygote_ = true;
     std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
 };
@@ -149,9 +152,11 @@ void Exec::start(const Message& m)
 void Exec::launch(Job& job, std::size_t i)
 {
     JobId id = job.id;
-    json req{{"cmd", json::array({shell_, std::to_string(id), fmt::format("--rank={}", job.shells[i].rank)})},
-             {"kill_group", true},
-             {"zygote", zygote_}};
+    // Our shell is told its broker's rank; another gets `SHELL JOBID`.
+    json cmd = json::array({shell_, std::to_string(id)});
+    if (own_shell_)
+        cmd.push_back(fmt::format("--rank={}", job.shells[i].rank));
+    json req{{"cmd", std::move(cmd)}, {"kill_group", true}, {"zygote", zygote_}};
     Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
     f.then([this, id, i](Future& fut) {
         auto r = fut.get();

@@ -71,11 +71,11 @@ private:
     IdSet up_set() const;
     void notify_acquirers();
     bool defer_until_defined(const Message& m, void (Resource::*fn)(const Message&));
-    Result<void> read_verify(const json& rconf);
+    Result<void> read_verify(const json& rconf, bool given);
     Result<void> report_local();
     Result<void> verify_self();
     void verify_rank(uint32_t rank, const std::string& hostname, const LocalResources& found);
-    Result<IdSet> apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode);
+    Result<void> apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode);
 
     Handle& h_;
     uint32_t rank_, size_;
@@ -124,13 +124,15 @@ Result<void> Resource::init()
         else
             return fail(EINVAL, "[resource] exclude must be a string (idset or hostlist)");
     }
-    if (auto r = read_verify(rconf); !r)
+    // R given by a parent instance (a child instance's allocation).
+    auto given_R = h_.getattr("resource.R");
+    bool given = given_R.has_value();
+    if (auto r = read_verify(rconf, given); !r)
         return r;
     if (rank_ != 0) {
         // Given or configured R is rank 0's business; otherwise (or to have
         // the configuration verified) report our node.
-        bool from_elsewhere =
-            h_.getattr("resource.R").has_value() || rconf.contains("path") || rconf.contains("config");
+        bool from_elsewhere = given || rconf.contains("path") || rconf.contains("config");
         if (from_elsewhere && verify_ == Verify::off)
             return {};
         return report_local();
@@ -159,8 +161,8 @@ Result<void> Resource::init()
     auto hl_attr = h_.getattr("hostlist");
     auto hosts = Hostlist::parse(hl_attr ? *hl_attr : "");
     std::optional<std::string> path;
-    if (auto given = h_.getattr("resource.R"))
-        path = *given;
+    if (given)
+        path = *given_R;
     else if (rconf.contains("path"))
         path = rconf["path"].is_string() ? rconf["path"].get<std::string>() : "";
     if (path) {
@@ -170,7 +172,6 @@ Result<void> Resource::init()
         auto R = Rlist::parse(*text);
         if (!R)
             return fail(EINVAL, fmt::format("{}: {}", *path, R.error().text));
-        bool given = h_.getattr("resource.R").has_value();
         if (given)
             R->rerank();  // a child instance's ranks are 0..n-1, whatever the parent's were
         // A given R must match the brokers exactly. A configured one may name
@@ -178,7 +179,7 @@ Result<void> Resource::init()
         if ((given && R->nnodes() != size_) || R->nnodes() < size_)
             return fail(EINVAL, fmt::format("{}: R has {} node(s) but the instance has {} broker(s)", *path,
                                             R->nnodes(), size_));
-        define(std::move(*R), h_.getattr("resource.R") ? "job" : "configuration");
+        define(std::move(*R), given ? "job" : "configuration");
         if (auto r = verify_self(); !r)
             return r;
     } else if (rconf.contains("config")) {
@@ -231,13 +232,13 @@ Result<void> Resource::init()
 //   made-up hosts that are all this machine.
 // - `verify = false` or `noverify = true`: nothing is checked.
 // A given R (a child instance's allocation) is never checked.
-Result<void> Resource::read_verify(const json& rconf)
+Result<void> Resource::read_verify(const json& rconf, bool given)
 {
     for (const char* key : {"verify", "noverify"})
         if (rconf.contains(key) && !rconf[key].is_boolean())
             return fail(EINVAL, fmt::format("[resource] {} must be true or false", key));
     bool configured = rconf.contains("path") || rconf.contains("config");
-    if (h_.getattr("resource.R") || !configured) {
+    if (given || !configured) {
         verify_ = Verify::off;
     } else if (rconf.contains("verify")) {
         verify_ = rconf["verify"].get<bool>() ? Verify::drain : Verify::off;
@@ -455,8 +456,7 @@ void Resource::drain(const Message& m)
 
 // Drain `ids` (mode "" or "update": keep an existing drain as it is;
 // "force": replace its reason; "force-timestamp": and its time) and log it.
-// Returns the ranks whose drain state changed.
-Result<IdSet> Resource::apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode)
+Result<void> Resource::apply_drain(const IdSet& ids, const std::string& reason, const std::string& mode)
 {
     IdSet changed;
     double now = wall_now();
@@ -487,7 +487,7 @@ Result<IdSet> Resource::apply_drain(const IdSet& ids, const std::string& reason,
         if (auto r = log_.append("drain", ctx); !r)
             return std::unexpected(r.error());
     }
-    return changed;
+    return {};
 }
 
 void Resource::undrain(const Message& m)
