@@ -150,6 +150,7 @@ private:
     std::function<void(const Error&)> disconnect_cb_;
     bool lost_ = false;
     bool drain_scheduled_ = false;
+    double wait_spin_ = 50e-6;  // Future::get polls this long before sleeping
     std::optional<uint32_t> rank_, size_;
     std::string log_name_ = "client";
     friend class Future;

@@ -75,9 +75,23 @@ public:
     void update_time();
     /// Replace the clock (tests): a function returning monotonic seconds.
     void set_clock(std::function<double()> clock);
-    /// Adaptive polling: for `seconds` after the last event, poll instead of
-    /// sleeping (0 disables). Trades a little CPU for wake-up latency.
-    void set_spin(double seconds) { spin_ = seconds; }
+    /// Adaptive polling: for `seconds` after the last activity, poll instead
+    /// of sleeping (0 disables). Trades a little CPU for wake-up latency.
+    /// Activity is any event, or with `any_event` false only what
+    /// note_activity() marks.
+    void set_spin(double seconds, bool any_event = true)
+    {
+        spin_ = seconds;
+        spin_any_ = any_event;
+    }
+    double spin() const { return spin_; }
+    bool spin_any() const { return spin_any_; }
+    /// Count now as activity: the next waits poll first (for spin()).
+    void note_activity()
+    {
+        update_time();
+        last_activity_ = now_;
+    }
 
     /// `events` is an EPOLLIN/EPOLLOUT mask; the callback gets the revents.
     WatcherPtr fd(int fd, uint32_t events, std::function<void(uint32_t)> cb);
@@ -122,6 +136,7 @@ private:
     double now_ = 0;
     double spin_ = 0;
     double last_activity_ = 0;
+    bool spin_any_ = true;
     bool stopped_ = false;
     int rc_ = 0;
     std::function<double()> clock_;

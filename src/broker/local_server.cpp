@@ -89,6 +89,7 @@ private:
             }
             if (n < 0)
                 break;
+            server_.broker_.reactor().note_activity();  // see broker.poll-spin-us
             if (!drain())
                 return;
             if (static_cast<size_t>(n) < 65536)

@@ -169,6 +169,55 @@ TEST_F(ClockTest, FarTimerDoesNotOverflowTimeout)
     EXPECT_TRUE(far->active());
 }
 
+// Adaptive polling, seen through the clock: each empty poll reads it once.
+// A clock that moves 1 us per read; a timer 1 ms ahead bounds every wait.
+TEST(ReactorSpin, PollsOnlyWithinTheWindowAfterActivity)
+{
+    Reactor r;
+    int reads = 0;
+    double t = 100.0;
+    r.set_clock([&] {
+        reads++;
+        return t += 1e-6;
+    });
+    r.update_time();
+    auto bound = r.timer(1e-3, 1e-3, [] {});
+    auto polls = [&] {
+        reads = 0;
+        r.run_once();
+        return reads;
+    };
+    Pipe p;
+    auto w = r.fd(p.rd(), EPOLLIN, [&](uint32_t) {
+        char c;
+        (void)!read(p.rd(), &c, 1);
+    });
+
+    // Off: one wait, no polling.
+    EXPECT_LE(polls(), 3);
+    // On, after noted activity: about one read per microsecond of window.
+    r.set_spin(20e-6);
+    r.note_activity();
+    EXPECT_GE(polls(), 15);
+    // The window has passed: sleeps at once.
+    EXPECT_LE(polls(), 3);
+    // Any event counts as activity by default...
+    p.put();
+    polls();
+    EXPECT_GE(polls(), 15);
+    // ...or only noted activity.
+    r.set_spin(20e-6, false);
+    p.put();
+    polls();
+    EXPECT_LE(polls(), 3);
+    r.note_activity();
+    EXPECT_GE(polls(), 15);
+    // A poll that finds an event ends the window's wait at once.
+    r.note_activity();
+    p.put();
+    EXPECT_LE(polls(), 3);
+}
+
 TEST(Reactor, RealClockTimerAndRunReturnsWhenIdle)
 {
     Reactor r;

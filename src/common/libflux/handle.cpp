@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
@@ -73,8 +74,16 @@ Result<Message> Future::get(double timeout)
             h->reactor().update_time();
             t = h->reactor().timer(timeout, 0, [&] { expired = true; });
         }
+        // A caller blocked on a response polls for it briefly before it
+        // sleeps: a wake-up from sleep costs more than most round trips.
+        Reactor& r = h->reactor();
+        double loop_spin = r.spin();
+        bool any = r.spin_any();
+        r.set_spin(std::max(loop_spin, h->wait_spin_));
+        r.note_activity();
         while (state_->q.empty() && !expired && !h->lost_)
-            h->reactor().run_once();
+            r.run_once();
+        r.set_spin(loop_spin, any);
         if (state_->q.empty()) {
             if (h->lost_)
                 return fail(ECONNRESET, "lost connection to broker");
@@ -177,12 +186,11 @@ Handle::Handle(std::unique_ptr<Connector> conn)
     : reactor_(std::make_unique<Reactor>()), conn_(std::move(conn)), handlers_(std::make_unique<Handlers>())
 {
     watcher_ = conn_->watch(*reactor_, [this] { on_ready(); });
-    // Polling instead of sleeping (FLUX_HANDLE_SPIN_US) can shave wake-up
-    // latency, but steals the cores that jobs and the broker need: off.
-    double spin = 0;
+    // Only a caller blocked in Future::get polls (FLUX_HANDLE_SPIN_US, 0 to
+    // never poll): a module thread or job shell sleeping in its loop leaves
+    // the cores to the jobs.
     if (const char* s = getenv("FLUX_HANDLE_SPIN_US"))
-        spin = std::atof(s) * 1e-6;
-    reactor_->set_spin(spin);
+        wait_spin_ = std::max(0.0, std::atof(s) * 1e-6);
 }
 
 Handle::~Handle()

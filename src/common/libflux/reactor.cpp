@@ -2,6 +2,7 @@
 #include <flux/reactor.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -454,6 +455,8 @@ void Reactor::run_once(bool nowait)
     int n = 0;
     // Adaptive polling: shortly after activity, poll without sleeping for a
     // little while, since a wake-up from sleep costs tens of microseconds.
+    // Each empty poll yields the core, so the polling only uses time that
+    // no other thread on this core wants.
     if (timeout != 0 && spin_ > 0 && now_ - last_activity_ < spin_) {
         double until = last_activity_ + spin_;
         if (!im.timers.empty())
@@ -461,6 +464,8 @@ void Reactor::run_once(bool nowait)
         do {
             n = epoll_wait(im.epfd, evs, 64, 0);
             update_time();
+            if (n == 0)
+                sched_yield();
         } while (n == 0 && now_ < until);
         if (n == 0 && !im.timers.empty()) {
             double dt = im.timers.begin()->first - now_;
@@ -470,7 +475,7 @@ void Reactor::run_once(bool nowait)
     if (n == 0)
         n = epoll_wait(im.epfd, evs, 64, timeout);
     update_time();
-    if (n > 0)
+    if (n > 0 && spin_any_)
         last_activity_ = now_;
     for (int i = 0; i < n; i++) {
         uint64_t id = evs[i].data.u64;
