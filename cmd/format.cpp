@@ -321,7 +321,7 @@ Result<OutputFormat> OutputFormat::parse(const std::string& f, Headings headings
         for (const char* s : {"?+:", "?:", "+:"}) {
             if (p.literal.ends_with(s)) {
                 p.sentinel = s;
-                p.literal.resize(p.literal.size() - std::string_view(s).size());
+                p.literal.erase(p.literal.size() - std::string_view(s).size());
                 break;
             }
         }
