@@ -33,6 +33,9 @@ public:
 /// Connect to a broker's local socket. `path` is the socket path (the part
 /// of a local:// URI after the scheme).
 Result<std::unique_ptr<Connector>> connect_local(const std::string& path);
+/// Wrap a stream socket the broker handed over already connected (a job
+/// shell forked by the zygote: no connect, no greeting); takes ownership.
+std::unique_ptr<Connector> connector_from_fd(int fd);
 /// Wrap a connected ZeroMQ PAIR socket (void* from zmq); takes ownership.
 std::unique_ptr<Connector> connector_from_zmq(void* zsock);
 

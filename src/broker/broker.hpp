@@ -90,6 +90,7 @@ public:
     const char* state_name() const;
     Overlay& overlay() { return *overlay_; }
     ModuleHost& modules() { return *modules_; }
+    LocalServer& local_server() { return *local_; }
 
 private:
     using Handler = void (Broker::*)(const Message&);

@@ -203,11 +203,21 @@ void LocalServer::on_accept()
             close(cfd);
             continue;
         }
-        uint64_t id = next_id_++;
-        auto c = std::make_unique<Client>(*this, id, cfd, cred.uid, roles);
-        broker_.add_peer(*c);
-        clients_.emplace(id, std::move(c));
+        add_client(cfd, cred.uid, roles);
     }
+}
+
+void LocalServer::adopt(int fd)
+{
+    add_client(fd, broker_.owner(), role::owner | role::local);
+}
+
+void LocalServer::add_client(int fd, uint32_t uid, uint32_t roles)
+{
+    uint64_t id = next_id_++;
+    auto c = std::make_unique<Client>(*this, id, fd, uid, roles);
+    broker_.add_peer(*c);
+    clients_.emplace(id, std::move(c));
 }
 
 void LocalServer::close_client(uint64_t id)

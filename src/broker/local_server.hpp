@@ -20,12 +20,17 @@ public:
     LocalServer(Broker& b, std::string path, bool allow_guests);
     ~LocalServer();
     Result<void> listen();
+    /// Serve one end of a socketpair whose other end the broker hands to a
+    /// process it starts as the instance owner (a job shell from the
+    /// zygote): a client like an accepted one, without the greeting.
+    void adopt(int fd);
     size_t clients() const { return clients_.size(); }
 
     class Client;
 
 private:
     void on_accept();
+    void add_client(int fd, uint32_t uid, uint32_t roles);
     void close_client(uint64_t id);
 
     Broker& broker_;

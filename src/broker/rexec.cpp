@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker.hpp"
+#include "local_server.hpp"
 
 extern char** environ;
 
@@ -100,6 +101,7 @@ void Rexec::exec(const Message& req)
     std::vector<std::string> env;
     std::string cwd;
     bool want_stdin = false, kill_group = false, use_zygote = false;
+    json data;
     try {
         auto j = json::parse(req.payload);
         argv = j.at("cmd").get<std::vector<std::string>>();
@@ -111,6 +113,8 @@ void Rexec::exec(const Message& req)
         want_stdin = j.value("stdin", false);
         kill_group = j.value("kill_group", false);
         use_zygote = j.value("zygote", false);
+        if (auto d = j.find("data"); d != j.end())
+            data = std::move(*d);
     } catch (const std::exception& e) {
         broker_.respond_error(req, EPROTO, fmt::format("rexec.exec: malformed request: {}", e.what()));
         return;
@@ -149,9 +153,20 @@ void Rexec::exec(const Message& req)
     p->kill_group = kill_group;
     p->name = argv[0];
     if (use_zygote) {
+        // The shell also gets its connection to us, made here: one end is
+        // our client, the other its fd (no connect, no greeting).
         int devnull = want_stdin ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int fds[3] = {want_stdin ? inp[0] : devnull, outp[1], errp[1]};
-        bool sent = fds[0] >= 0 && zygote_spawn(p, argv, env, cwd, fds);
+        int conn[2] = {-1, -1};
+        bool sent = false;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, conn) == 0) {
+            int fds[4] = {want_stdin ? inp[0] : devnull, outp[1], errp[1], conn[1]};
+            sent = fds[0] >= 0 && zygote_spawn(p, argv, env, cwd, data, fds);
+            close(conn[1]);
+            if (sent)
+                broker_.local_server().adopt(conn[0]);
+            else
+                close(conn[0]);
+        }
         if (devnull >= 0)
             close(devnull);
         if (sent) {
@@ -276,16 +291,20 @@ bool Rexec::zygote_start(const std::string& path)
 }
 
 bool Rexec::zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string>& argv,
-                         const std::vector<std::string>& env, const std::string& cwd, const int fds[3])
+                         const std::vector<std::string>& env, const std::string& cwd, const json& data,
+                         const int fds[4])
 {
     if (!zygote_ && !zygote_start(argv[0]))
         return false;
     if (zygote_->path != argv[0])
         return false;  // one zygote, for the shell job-exec runs
     std::uint64_t id = zygote_->next_id++;
-    std::string text = dump(json{{"id", id}, {"argv", argv}, {"env", env}, {"cwd", cwd}});
+    json req{{"id", id}, {"argv", argv}, {"env", env}, {"cwd", cwd}};
+    if (!data.is_null())
+        req["data"] = data;
+    std::string text = dump(req);
     struct iovec iov = {text.data(), text.size()};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -294,8 +313,8 @@ bool Rexec::zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string
     struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-    std::memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
+    c->cmsg_len = CMSG_LEN(4 * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, 4 * sizeof(int));
     ssize_t n;
     do {
         // Never block: a zygote stuck sending us exit reports while we wait

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <flux/message.hpp>
 
 namespace flux::broker {
@@ -40,8 +42,11 @@ private:
     Proc* find(int pid);
     // Job shells forked by a warm `flux-shell --zygote` (requests with
     // "zygote": true); false if it cannot be used, to spawn instead.
+    // fds: stdin, stdout, stderr and the shell's connection to us; `data`
+    // (when not null) is handed to the shell in-process.
     bool zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string>& argv,
-                      const std::vector<std::string>& env, const std::string& cwd, const int fds[3]);
+                      const std::vector<std::string>& env, const std::string& cwd, const nlohmann::json& data,
+                      const int fds[4]);
     bool zygote_start(const std::string& path);
     void zygote_input();
     void zygote_lost();

@@ -98,7 +98,12 @@ struct Task {
 
 class Shell {
 public:
-    Shell(Handle& h, JobId id, std::optional<std::uint32_t> rank) : h_(h), id_(id), given_rank_(rank) {}
+    /// `given`: the job's {id, jobspec, R} from the zygote's request; when
+    /// null the shell asks job-exec for them.
+    Shell(Handle& h, JobId id, std::optional<std::uint32_t> rank, const json* given)
+        : h_(h), id_(id), given_rank_(rank), given_(given)
+    {
+    }
     int run();
 
 private:
@@ -123,6 +128,7 @@ private:
     Handle& h_;
     JobId id_;
     std::optional<std::uint32_t> given_rank_;
+    const json* given_;
     std::string idstr_;
     job::Jobspec js_;
     Rlist R_;
@@ -212,10 +218,17 @@ std::string Shell::file_for(const std::string& stream) const
 
 Result<void> Shell::init()
 {
-    auto r = h_.rpc("job-exec.shell-init", json{{"id", id_}}.dump()).get();
-    if (!r)
-        return fail(r.error().errnum, "job-exec.shell-init: " + r.error().message());
-    json info = json::parse(r->payload);
+    json fetched;
+    const json* given = given_ && given_->is_object() ? given_ : nullptr;
+    if (given && given->value("id", JobId{0}) != id_)
+        return fail(EPROTO, "the zygote's data is for another job");
+    if (!given) {
+        auto r = h_.rpc("job-exec.shell-init", json{{"id", id_}}.dump()).get();
+        if (!r)
+            return fail(r.error().errnum, "job-exec.shell-init: " + r.error().message());
+        fetched = json::parse(r->payload);
+    }
+    const json& info = given ? *given : fetched;
     auto js = job::Jobspec::from_json(info.at("jobspec"));
     if (!js)
         return std::unexpected(js.error());
@@ -817,7 +830,7 @@ int Shell::run()
 
 namespace {
 
-int shell_main(int argc, char** argv)
+int shell_main(int argc, char** argv, const flux::shell::Launch* launch)
 {
     using namespace flux;
     setlocale(LC_CTYPE, "");  // f58 ids with ƒ under UTF-8; the only category used
@@ -852,14 +865,16 @@ int shell_main(int argc, char** argv)
         fprintf(stderr, "flux-shell: %s: invalid job id\n", argv[1]);
         return 1;
     }
-    auto h = Handle::open();
+    // From the zygote: the broker made our connection. Otherwise connect.
+    Result<std::unique_ptr<Handle>> h =
+        launch && launch->conn_fd >= 0 ? std::make_unique<Handle>(connector_from_fd(launch->conn_fd)) : Handle::open();
     if (!h) {
         fprintf(stderr, "flux-shell: cannot connect to the broker: %s\n", h.error().message().c_str());
         return 1;
     }
     (*h)->set_log_name("flux-shell");
     try {
-        shell::Shell sh(**h, *id, rank);
+        shell::Shell sh(**h, *id, rank, launch ? launch->data : nullptr);
         return sh.run();
     } catch (const std::exception& ex) {
         fprintf(stderr, "flux-shell: job %s: %s\n", argv[1], ex.what());
@@ -874,5 +889,5 @@ int main(int argc, char** argv)
     // flux-shell --zygote FD [PADDING]: the broker's warm shell launcher.
     if (argc >= 3 && std::strcmp(argv[1], "--zygote") == 0)
         return flux::shell::zygote_main(argc, argv, std::atoi(argv[2]), shell_main);
-    return shell_main(argc, argv);
+    return shell_main(argc, argv, nullptr);
 }

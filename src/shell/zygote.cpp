@@ -3,9 +3,12 @@
 // and on this kind of VM a trapped CPUID per process: about 1 ms a job).
 //
 // The broker's rexec service starts it with a SOCK_SEQPACKET socket on FD.
-// Each request is one packet: JSON {"id", "argv", "env", "cwd"} with three
-// descriptors attached (SCM_RIGHTS) that become the shell's stdin, stdout
-// and stderr. The zygote answers {"id", "pid"} (or {"id", "errnum"}), and
+// Each request is one packet: JSON {"id", "argv", "env", "cwd", "data"?}
+// with four descriptors attached (SCM_RIGHTS): the shell's stdin, stdout
+// and stderr, and its connection to the broker (a socketpair end the
+// broker already serves), which the shell uses instead of connecting; the
+// optional "data" reaches the shell in-process (job-exec's jobspec and R,
+// so the shell need not ask for them). The zygote answers {"id", "pid"} (or {"id", "errnum"}), and
 // {"pid", "status"} (a wait status) when that shell exits: the shells are
 // the zygote's children, so it reaps them. End of file on the socket (the
 // broker went away) ends the zygote; its shells carry on to their end.
@@ -73,7 +76,7 @@ void set_cmdline(const std::vector<std::string>& args)
 }
 
 // The forked child: become the job shell described by `req`.
-[[noreturn]] void become_shell(const json& req, const int fds[3], int (*shell_main)(int, char**))
+[[noreturn]] void become_shell(const json& req, const int fds[4], ShellMain shell_main)
 {
     setpgid(0, 0);
     for (int i = 0; i < 3; i++) {
@@ -107,11 +110,15 @@ void set_cmdline(const std::vector<std::string>& args)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::exit(shell_main(static_cast<int>(args.size()), argv.data()));
+    Launch launch;
+    launch.conn_fd = fds[3];
+    if (auto d = req.find("data"); d != req.end())
+        launch.data = &*d;
+    std::exit(shell_main(static_cast<int>(args.size()), argv.data(), &launch));
 }
 
 // One request: fork a shell and say which pid it got.
-void spawn(int sock, int sigfd, const char* buf, std::size_t len, const int fds[3], int (*shell_main)(int, char**))
+void spawn(int sock, int sigfd, const char* buf, std::size_t len, const int fds[4], ShellMain shell_main)
 {
     json req = json::parse(std::string_view(buf, len), nullptr, false);
     std::uint64_t id = req.is_object() ? req.value("id", std::uint64_t{0}) : 0;
@@ -150,7 +157,7 @@ void reap(int sock)
 
 }  // namespace
 
-int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
+int zygote_main(int argc, char** argv, int sock, ShellMain shell_main)
 {
     if (argc > 0) {
         cmdline.start = argv[0];
@@ -189,7 +196,7 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
         if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         struct iovec iov = {buf.get(), max_packet};
-        alignas(struct cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
+        alignas(struct cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
         struct msghdr msg = {};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
@@ -200,19 +207,19 @@ int zygote_main(int argc, char** argv, int sock, int (*shell_main)(int, char**))
             continue;
         if (n <= 0)
             break;  // the broker is gone
-        int fds[3] = {-1, -1, -1};
+        int fds[4] = {-1, -1, -1, -1};
         int nfds = 0;
         for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
                 nfds = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                std::memcpy(fds, CMSG_DATA(c), sizeof(int) * static_cast<std::size_t>(std::min(nfds, 3)));
+                std::memcpy(fds, CMSG_DATA(c), sizeof(int) * static_cast<std::size_t>(std::min(nfds, 4)));
             }
         }
-        if (nfds == 3 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        if (nfds == 4 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
             spawn(sock, sigfd, buf.get(), static_cast<std::size_t>(n), fds, shell_main);
         else
             (void)send_json(sock, {{"id", 0}, {"errnum", EPROTO}});
-        for (int i = 0; i < std::min(nfds, 3); i++)
+        for (int i = 0; i < std::min(nfds, 4); i++)
             close(fds[i]);
     }
     // Shells still running are reparented when we go; they need nothing from us.

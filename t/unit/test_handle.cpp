@@ -1,6 +1,7 @@
 // Unit tests for flux::Handle: RPC futures and request/event handlers over an in-process PAIR or a fake connector.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -540,4 +541,30 @@ TEST(HandleFake, FutureMayOutliveHandle)
     done = Future();
     EXPECT_EQ(errnum_of(pending.get(1)), ECONNRESET);
     pending = Future();
+}
+
+// A handle over a socket the broker handed over (the zygote's job shells):
+// no greeting is expected, and RPCs travel in the stream framing both ways.
+TEST(HandleFd, RpcOverAHandedOverSocket)
+{
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    Handle h(connector_from_fd(sv[1]));
+    Future f = h.rpc("svc.echo", "ping");
+    // Play the broker: read the request, answer it.
+    StreamDecoder dec;
+    Message req;
+    Error err;
+    while (dec.next(req, err) != StreamDecoder::Status::message)
+        ASSERT_GT(dec.recv_from(sv[0]), 0);
+    EXPECT_EQ(req.topic, "svc.echo");
+    EXPECT_EQ(req.payload, "ping");
+    std::string out;
+    encode_stream(Message::response_to(req, "pong"), out);
+    ASSERT_EQ(write(sv[0], out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    EXPECT_EQ(f.get_payload(10).value_or(""), "pong");
+    // The broker's end closing is a disconnect, as for a connected socket.
+    close(sv[0]);
+    Future g = h.rpc("svc.echo");
+    EXPECT_EQ(errnum_of(g.get(10)), ECONNRESET);
 }

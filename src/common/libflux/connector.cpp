@@ -127,4 +127,11 @@ Result<std::unique_ptr<Connector>> connect_local(const std::string& path)
     return std::unique_ptr<Connector>(std::make_unique<LocalConnector>(fd));
 }
 
+std::unique_ptr<Connector> connector_from_fd(int fd)
+{
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return std::make_unique<LocalConnector>(fd);
+}
+
 }  // namespace flux

@@ -1,6 +1,7 @@
 // job-exec: runs jobs on their allocations (doc/dev/exec.md). For each job
 // the job manager starts, it launches one flux-shell per rank of R through
-// the brokers' rexec service, hands the shells their jobspec and R, relays
+// the brokers' rexec service, hands the shells their jobspec and R (in the
+// request a zygote forks from, or by job-exec.shell-init), relays
 // PMI key exchanges between them, delivers signals, enforces the time limit
 // and reports start, exceptions, finish and release. Rank 0 only.
 // The handler table is at the bottom of this file.
@@ -80,6 +81,8 @@ private:
     void signal_all(Job& job, int signum);
     void shell_done(Job& job, std::size_t i, int status);
     void arm_escalation(Job& job);
+    // {id, userid, nshells, jobspec, R}: what a shell needs to start.
+    static std::string shell_info(const Job& job);
     Job* find(JobId id)
     {
         auto it = jobs_.find(id);
@@ -157,7 +160,14 @@ void Exec::launch(Job& job, std::size_t i)
     if (own_shell_)
         cmd.push_back(fmt::format("--rank={}", job.shells[i].rank));
     json req{{"cmd", std::move(cmd)}, {"kill_group", true}, {"zygote", zygote_}};
-    Future f = h_.rpc("rexec.exec", req.dump(), job.shells[i].rank, msgflag::streaming);
+    std::string payload = req.dump();
+    // A shell forked by the zygote gets what shell-init would answer in
+    // the request itself: one round trip less before its tasks start.
+    if (zygote_) {
+        payload.pop_back();
+        payload += R"(,"data":)" + shell_info(job) + "}";
+    }
+    Future f = h_.rpc("rexec.exec", payload, job.shells[i].rank, msgflag::streaming);
     f.then([this, id, i](Future& fut) {
         auto r = fut.get();
         fut.reset();
@@ -271,8 +281,13 @@ void Exec::shell_init(const Message& m)
         (void)h_.respond_error(m, ENOENT, "job is not running");
         return;
     }
-    (void)h_.respond(m, fmt::format(R"({{"id":{},"userid":{},"nshells":{},"jobspec":{},"R":{}}})", id, job->userid,
-                                    job->shells.size(), job->jobspec, job->R));
+    (void)h_.respond(m, shell_info(*job));
+}
+
+std::string Exec::shell_info(const Job& job)
+{
+    return fmt::format(R"({{"id":{},"userid":{},"nshells":{},"jobspec":{},"R":{}}})", job.id, job.userid,
+                       job.shells.size(), job.jobspec, job.R);
 }
 
 // job-exec.pmi-exchange {id, shell_rank, kvs} -> {kvs} once every shell of

@@ -70,6 +70,7 @@ private:
     sqlite3_stmt* get_R_ = nullptr;
     sqlite3_stmt* get_userid_ = nullptr;
     sqlite3_stmt* get_entries_ = nullptr;
+    sqlite3_stmt *begin_ = nullptr, *commit_ = nullptr, *rollback_ = nullptr;
     std::string last_blob_hash_;  // skip re-inserting the same jobspec
 };
 
