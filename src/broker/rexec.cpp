@@ -132,13 +132,11 @@ void Rexec::exec(const Message& req)
             return;
         }
     }
-    if (env.empty()) {
-        for (char** e = environ; *e; e++)
-            env.emplace_back(*e);
-    }
-    // Processes talk to the broker they run under, whatever the caller had.
-    std::erase_if(env, [](const std::string& e) { return e.starts_with("FLUX_URI="); });
-    env.push_back("FLUX_URI=" + broker_.attrs().get_or("local-uri", ""));
+    // Without an environment of its own, a shell forked by the zygote keeps
+    // the zygote's, which is that one (environment({})): nothing to send.
+    bool own_env = env.empty();
+    if (!own_env || !use_zygote)
+        env = environment(std::move(env));
     int outp[2], errp[2], inp[2] = {-1, -1};
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (want_stdin && pipe2(inp, O_CLOEXEC) < 0)) {
         broker_.respond_error(req, errno, fmt::format("rexec.exec: pipe: {}", strerror(errno)));
@@ -177,6 +175,8 @@ void Rexec::exec(const Message& req)
             return;  // started() when the zygote says which pid it got
         }
     }
+    if (own_env && use_zygote)
+        env = environment({});  // the zygote could not take it: spawn
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (want_stdin)
@@ -255,6 +255,18 @@ void Rexec::started(std::unique_ptr<Proc> p)
     procs_.emplace(pid, std::move(p));
 }
 
+std::vector<std::string> Rexec::environment(std::vector<std::string> env)
+{
+    if (env.empty()) {
+        for (char** e = environ; *e; e++)
+            env.emplace_back(*e);
+    }
+    // Processes talk to the broker they run under, whatever the caller had.
+    std::erase_if(env, [](const std::string& e) { return e.starts_with("FLUX_URI="); });
+    env.push_back("FLUX_URI=" + broker_.attrs().get_or("local-uri", ""));
+    return env;
+}
+
 bool Rexec::zygote_start(const std::string& path)
 {
     int sv[2];
@@ -269,8 +281,13 @@ bool Rexec::zygote_start(const std::string& path)
     // The padding is room for each shell's command line (`flux-shell JOBID`).
     std::string p = path, flag = "--zygote", fd = "3", pad(48, ' ');
     char* av[] = {p.data(), flag.data(), fd.data(), pad.data(), nullptr};
+    std::vector<std::string> env = environment({});
+    std::vector<char*> ev;
+    for (auto& e : env)
+        ev.push_back(e.data());
+    ev.push_back(nullptr);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, av, environ);
+    int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, av, ev.data());
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(sv[1]);
@@ -299,7 +316,9 @@ bool Rexec::zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string
     if (zygote_->path != argv[0])
         return false;  // one zygote, for the shell job-exec runs
     std::uint64_t id = zygote_->next_id++;
-    json req{{"id", id}, {"argv", argv}, {"env", env}, {"cwd", cwd}};
+    json req{{"id", id}, {"argv", argv}, {"cwd", cwd}};
+    if (!env.empty())
+        req["env"] = env;
     if (!data.is_null())
         req["data"] = data;
     std::string text = dump(req);

@@ -833,7 +833,10 @@ namespace {
 int shell_main(int argc, char** argv, const flux::shell::Launch* launch)
 {
     using namespace flux;
-    setlocale(LC_CTYPE, "");  // f58 ids with ƒ under UTF-8; the only category used
+    // f58 ids with ƒ under UTF-8; the only category used. A shell from the
+    // zygote has it set already.
+    if (!launch)
+        setlocale(LC_CTYPE, "");
     // Block job-control signals at once: a cancel may arrive while we start
     // (they reach the tasks through the process group; see Shell::run).
     sigset_t block;

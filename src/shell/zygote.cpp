@@ -3,7 +3,7 @@
 // and on this kind of VM a trapped CPUID per process: about 1 ms a job).
 //
 // The broker's rexec service starts it with a SOCK_SEQPACKET socket on FD.
-// Each request is one packet: JSON {"id", "argv", "env", "cwd", "data"?}
+// Each request is one packet: JSON {"id", "argv", "env"?, "cwd", "data"?}
 // with four descriptors attached (SCM_RIGHTS): the shell's stdin, stdout
 // and stderr, and its connection to the broker (a socketpair end the
 // broker already serves), which the shell uses instead of connecting; the
@@ -89,16 +89,21 @@ void set_cmdline(const std::vector<std::string>& args)
     }
     static std::vector<std::string> args, envs;  // outlive the call: environ points into envs
     args = req.at("argv").get<std::vector<std::string>>();
-    envs = req.value("env", std::vector<std::string>());
     set_cmdline(args);
     static std::vector<char*> argv, envp;
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
-    for (auto& e : envs)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    environ = envp.data();
+    // No "env": the shell keeps ours (the broker gave us the environment it
+    // would give the shell). Otherwise that one, and its locale.
+    if (auto e = req.find("env"); e != req.end()) {
+        envs = e->get<std::vector<std::string>>();
+        for (auto& s : envs)
+            envp.push_back(s.data());
+        envp.push_back(nullptr);
+        environ = envp.data();
+        setlocale(LC_CTYPE, "");
+    }
     std::string cwd = req.value("cwd", "");
     if (!cwd.empty() && chdir(cwd.c_str()) < 0) {
         fprintf(stderr, "flux-shell: cannot use %s as working directory: %s\n", cwd.c_str(), strerror(errno));

@@ -115,12 +115,13 @@ output_has "...with an exec exception" 'exception type="exec" .*job shell on ran
     flux job eventlog "$id"
 output_is "...its tasks are gone" "0" bash -c 'pgrep -fx "sleep 302" | wc -l'
 output_is "the next job runs, from a new zygote" "ok 1" echo "$(flux run echo ok)" "$(zygotes)"
-# A shell's parent is the zygote, not the broker; with a broker environment
-# too large for one zygote packet, the shell is spawned by the broker instead.
+# A shell's parent is the zygote, not the broker; with a job too large for
+# one zygote packet (its jobspec carries the submitter's 300 KB environment),
+# the shell is spawned by the broker instead.
 shell_parent() { flux run sh -c 'ps -o ppid= -p $PPID' | tr -d ' '; }
 not_ok "a job shell's parent is the zygote" test "$(shell_parent)" = "$(flux getattr broker.pid)"
 big=$(head -c 100000 /dev/zero | tr '\0' x)
-output_is "an environment too large for the zygote: the broker spawns the shell" "same" \
+output_is "a jobspec too large for the zygote: the broker spawns the shell" "same" \
     env -u FLUX_URI BIG1="$big" BIG2="$big" BIG3="$big" flux start bash -c \
     "$(declare -f shell_parent); test \$(shell_parent) = \$(flux getattr broker.pid) && echo same"
 output_is "FLUX_EXEC_NO_ZYGOTE: shells are spawned, no zygote" "ok 0" \
