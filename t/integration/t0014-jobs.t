@@ -137,5 +137,11 @@ output_is "FLUX_SHELL_PATH: the shell runs on each rank of a 2-node job" "0: 0 1
     env -u FLUX_URI FLUX_SHELL_PATH="$PWD/wrap-shell" flux start --test-size=2 bash -c \
     'flux run -N2 -n2 --label-io printenv FLUX_TASK_RANK | sort | xargs'
 output_is "...started with the job id only" "1 1" bash -c 'xargs <shell-argc'
+# flux-shell's own arguments: a malformed rank or job id is refused, exit 1.
+for bad in "--rank=" "--rank=x" "--rank=-1" "--rank=1x"; do
+    exit_code 1 "flux-shell JOBID $bad is refused" "$real_shell" 1 "$bad"
+    output_has "...naming the bad rank" "flux-shell: $bad: invalid rank" "$real_shell" 1 "$bad"
+done
+output_has "flux-shell with a malformed job id says so" "flux-shell: nojob: invalid job id" "$real_shell" nojob
 
 done_testing
