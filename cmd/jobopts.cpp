@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <fstream>
 
@@ -181,6 +182,12 @@ Result<void> env_rule(std::map<std::string, std::string>& env, const std::string
 }
 
 }  // namespace
+
+bool JobOptions::uses_cc(const std::vector<std::string>& command) const
+{
+    auto has = [](const std::string& s) { return s.find("{cc}") != std::string::npos; };
+    return std::ranges::any_of(command, has) || has(job_name) || has(output) || has(error);
+}
 
 Result<json> JobOptions::jobspec(const std::vector<std::string>& command_in, int cc) const
 {

@@ -38,6 +38,9 @@ struct JobOptions {
     /// Build the jobspec for `command`. `cc` (>= 0) substitutes "{cc}" in
     /// the command, output paths and job name, and sets FLUX_JOB_CC.
     Result<nlohmann::json> jobspec(const std::vector<std::string>& command, int cc = -1) const;
+    /// True when "{cc}" appears where jobspec() substitutes it: copies of
+    /// the job then differ in more than FLUX_JOB_CC.
+    bool uses_cc(const std::vector<std::string>& command) const;
 };
 
 }  // namespace flux::cmd

@@ -166,10 +166,19 @@ int submit(int argc, char** argv)
             fmt::print("{}\n", make(i).dump());
         return 0;
     }
-    (void)make(0);  // a bad option fails here, before anything is submitted
+    // A bad option fails here, before anything is submitted. When the copies
+    // differ only in FLUX_JOB_CC, this one jobspec serves them all.
+    json first = make(0);
+    bool shared = !o.uses_cc(command);
+    auto payload = [&](std::size_t i) {
+        if (!shared)
+            return submit_payload(make(i), o.urgency, *flags);
+        if (bcc.empty() && ccs[i] >= 0)
+            first["attributes"]["system"]["environment"]["FLUX_JOB_CC"] = std::to_string(ccs[i]);
+        return submit_payload(first, o.urgency, *flags);
+    };
     auto h = open_or_die("submit");
-    auto results = submit_all(
-        *h, ccs.size(), [&](std::size_t i) { return submit_payload(make(i), o.urgency, *flags); }, progress);
+    auto results = submit_all(*h, ccs.size(), payload, progress);
     int rc = 0;
     std::vector<JobId> ids;
     std::string out;

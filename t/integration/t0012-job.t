@@ -126,6 +126,12 @@ output_is "flux job submit takes YAML" "from-yaml" flux job attach "$id"
 
 # bulk submission and the queue
 output_is "submit --cc prints one id per copy" "3" bash -c 'flux submit --cc=1-3 true | wc -l'
+# Each copy's environment names its id; --bcc sets none; {cc} expands.
+cc_outputs() { for id in $(flux submit "$@"); do flux job attach "$id"; done | xargs; }
+output_is "submit --cc=4-6: FLUX_JOB_CC is each copy's id" "4 5 6" cc_outputs --cc=4-6 printenv FLUX_JOB_CC
+output_is "submit --bcc=1-2: no FLUX_JOB_CC" "unset unset" cc_outputs --bcc=1-2 sh -c 'echo ${FLUX_JOB_CC:-unset}'
+output_is "submit --cc=7-8 echo {cc} job{cc}: {cc} expands in each copy" "7 job7 8 job8" \
+    cc_outputs --cc=7-8 echo {cc} job{cc}
 output_is "bulksubmit substitutes inputs" "a b c" \
     bash -c 'for id in $(flux bulksubmit echo {} ::: a b c); do flux job attach $id; done | sort | xargs'
 # Regression: a client with hundreds of requests in flight used to hang
