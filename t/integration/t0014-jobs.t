@@ -115,6 +115,36 @@ output_has "...with an exec exception" 'exception type="exec" .*job shell on ran
     flux job eventlog "$id"
 output_is "...its tasks are gone" "0" bash -c 'pgrep -fx "sleep 302" | wc -l'
 output_is "the next job runs, from a new zygote" "ok 1" echo "$(flux run echo ok)" "$(zygotes)"
+# A zygote that cannot fork (its cgroup allows no new process): the job
+# fails with an exec exception that says why, the zygote lives on, and jobs
+# run again once it can fork. cgroup v1 (pids hierarchy) or v2 (pids
+# controller at the root).
+freeze_forks() {
+    cgroot=/sys/fs/cgroup/pids
+    if [ ! -w "$cgroot/cgroup.procs" ]; then
+        cgroot=/sys/fs/cgroup
+        grep -qw pids $cgroot/cgroup.controllers && echo +pids >$cgroot/cgroup.subtree_control || return 1
+    fi
+    cgdir=$cgroot/flux-t0014-$$
+    mkdir "$cgdir" && echo "$#" >"$cgdir/pids.max" || return 1
+    for p in "$@"; do echo "$p" >"$cgdir/cgroup.procs" || return 1; done
+}
+thaw_forks() {
+    for p in $(cat "$cgdir/cgroup.procs"); do echo "$p" >"$cgroot/cgroup.procs"; done
+    rmdir "$cgdir"
+}
+zp=$(zygote_pids)
+ok "put the zygotes in a cgroup that allows no new process" freeze_forks $zp
+not_ok "a job whose shell cannot be forked fails" flux run true
+output_has "...with an exec exception that says why" \
+    'exception type="exec" .*cannot start job shell on rank [01]: .*Resource temporarily unavailable' \
+    flux job eventlog "$(flux job last)"
+output_is "...and the zygotes live on" "$(echo $zp | xargs -n1 | sort | xargs)" \
+    bash -c "$(declare -f zygote_pids); zygote_pids | sort | xargs"
+ok "release the zygotes" thaw_forks
+output_is "...and the next job runs, from the same zygotes" "ok $zp" \
+    bash -c "echo \$(flux run echo ok) \$($(declare -f zygote_pids); zygote_pids | xargs)"
+
 # A shell's parent is the zygote, not the broker; with a job too large for
 # one zygote packet (its jobspec carries the submitter's 300 KB environment),
 # the shell is spawned by the broker instead.
