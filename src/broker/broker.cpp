@@ -23,6 +23,7 @@
 #include <flux/version.hpp>
 
 #include "libconf/conf.hpp"
+#include "libflux/cstrings.hpp"
 #include "local_server.hpp"
 #include "module_host.hpp"
 #include "rexec.hpp"
@@ -500,6 +501,18 @@ void Broker::subtree_changed(SubtreeStatus s)
     }
 }
 
+std::vector<std::string> Broker::child_environment(std::vector<std::string> env) const
+{
+    if (env.empty()) {
+        for (char** e = environ; *e; e++)
+            env.emplace_back(*e);
+    }
+    // Processes talk to the broker they run under, whatever the caller had.
+    std::erase_if(env, [](const std::string& e) { return e.starts_with("FLUX_URI="); });
+    env.push_back("FLUX_URI=" + attrs_.get_or("local-uri", ""));
+    return env;
+}
+
 void Broker::start_initial_program()
 {
     std::vector<std::string> argv = opts_.initial_program;
@@ -507,19 +520,8 @@ void Broker::start_initial_program()
         const char* sh = getenv("SHELL");
         argv.push_back(sh && *sh ? sh : "/bin/sh");
     }
-    std::vector<std::string> envs;
-    for (char** e = environ; *e; e++) {
-        if (strncmp(*e, "FLUX_URI=", 9) != 0)
-            envs.emplace_back(*e);
-    }
-    envs.push_back("FLUX_URI=" + attrs_.get_or("local-uri", ""));
-    std::vector<char*> av, ev;
-    for (auto& a : argv)
-        av.push_back(a.data());
-    av.push_back(nullptr);
-    for (auto& e : envs)
-        ev.push_back(e.data());
-    ev.push_back(nullptr);
+    std::vector<std::string> envs = child_environment();
+    std::vector<char*> av = c_strings(argv), ev = c_strings(envs);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;

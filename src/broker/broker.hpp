@@ -91,6 +91,9 @@ public:
     Overlay& overlay() { return *overlay_; }
     ModuleHost& modules() { return *modules_; }
     LocalServer& local_server() { return *local_; }
+    /// The environment of a process started here: `env`, or the broker's
+    /// own when empty, with FLUX_URI naming this broker.
+    std::vector<std::string> child_environment(std::vector<std::string> env = {}) const;
 
 private:
     using Handler = void (Broker::*)(const Message&);

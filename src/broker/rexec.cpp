@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker.hpp"
+#include "libflux/cstrings.hpp"
 #include "local_server.hpp"
 
 extern char** environ;
@@ -132,11 +133,6 @@ void Rexec::exec(const Message& req)
             return;
         }
     }
-    // Without an environment of its own, a shell forked by the zygote keeps
-    // the zygote's, which is that one (environment({})): nothing to send.
-    bool own_env = env.empty();
-    if (!own_env || !use_zygote)
-        env = environment(std::move(env));
     int outp[2], errp[2], inp[2] = {-1, -1};
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (want_stdin && pipe2(inp, O_CLOEXEC) < 0)) {
         broker_.respond_error(req, errno, fmt::format("rexec.exec: pipe: {}", strerror(errno)));
@@ -158,7 +154,10 @@ void Rexec::exec(const Message& req)
         bool sent = false;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, conn) == 0) {
             int fds[4] = {want_stdin ? inp[0] : devnull, outp[1], errp[1], conn[1]};
-            sent = fds[0] >= 0 && zygote_spawn(p, argv, env, cwd, data, fds);
+            // Without an environment of its own the shell keeps the
+            // zygote's, which is the broker's child_environment(): no env.
+            sent = fds[0] >= 0 &&
+                   zygote_spawn(p, argv, env.empty() ? env : broker_.child_environment(env), cwd, data, fds);
             close(conn[1]);
             if (sent)
                 broker_.local_server().adopt(conn[0]);
@@ -175,8 +174,7 @@ void Rexec::exec(const Message& req)
             return;  // started() when the zygote says which pid it got
         }
     }
-    if (own_env && use_zygote)
-        env = environment({});  // the zygote could not take it: spawn
+    env = broker_.child_environment(std::move(env));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (want_stdin)
@@ -189,13 +187,7 @@ void Rexec::exec(const Message& req)
         posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     posix_spawnattr_t attr;
     init_spawn_attr(attr);
-    std::vector<char*> av, ev;
-    for (auto& a : argv)
-        av.push_back(a.data());
-    av.push_back(nullptr);
-    for (auto& e : env)
-        ev.push_back(e.data());
-    ev.push_back(nullptr);
+    std::vector<char*> av = c_strings(argv), ev = c_strings(env);
     pid_t pid = -1;
     int rc = posix_spawnp(&pid, av[0], &fa, &attr, av.data(), ev.data());
     posix_spawn_file_actions_destroy(&fa);
@@ -255,18 +247,6 @@ void Rexec::started(std::unique_ptr<Proc> p)
     procs_.emplace(pid, std::move(p));
 }
 
-std::vector<std::string> Rexec::environment(std::vector<std::string> env)
-{
-    if (env.empty()) {
-        for (char** e = environ; *e; e++)
-            env.emplace_back(*e);
-    }
-    // Processes talk to the broker they run under, whatever the caller had.
-    std::erase_if(env, [](const std::string& e) { return e.starts_with("FLUX_URI="); });
-    env.push_back("FLUX_URI=" + broker_.attrs().get_or("local-uri", ""));
-    return env;
-}
-
 bool Rexec::zygote_start(const std::string& path)
 {
     int sv[2];
@@ -281,11 +261,8 @@ bool Rexec::zygote_start(const std::string& path)
     // The padding is room for each shell's command line (`flux-shell JOBID`).
     std::string p = path, flag = "--zygote", fd = "3", pad(48, ' ');
     char* av[] = {p.data(), flag.data(), fd.data(), pad.data(), nullptr};
-    std::vector<std::string> env = environment({});
-    std::vector<char*> ev;
-    for (auto& e : env)
-        ev.push_back(e.data());
-    ev.push_back(nullptr);
+    std::vector<std::string> env = broker_.child_environment();
+    std::vector<char*> ev = c_strings(env);
     pid_t pid = -1;
     int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, av, ev.data());
     posix_spawn_file_actions_destroy(&fa);

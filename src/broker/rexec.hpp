@@ -44,14 +44,11 @@ private:
     // "zygote": true); false if it cannot be used, to spawn instead.
     // fds: stdin, stdout, stderr and the shell's connection to us; `data`
     // (when not null) is handed to the shell in-process. An empty `env`:
-    // the shell keeps the zygote's environment (environment({})).
+    // the shell keeps the zygote's (Broker::child_environment()).
     bool zygote_spawn(std::unique_ptr<Proc>& p, const std::vector<std::string>& argv,
                       const std::vector<std::string>& env, const std::string& cwd, const nlohmann::json& data,
                       const int fds[4]);
     bool zygote_start(const std::string& path);
-    // `env`, or the broker's own environment when empty, with FLUX_URI
-    // naming this broker.
-    std::vector<std::string> environment(std::vector<std::string> env);
     void zygote_input();
     void zygote_lost();
 

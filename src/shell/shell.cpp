@@ -40,6 +40,7 @@
 #include <flux/rlist.hpp>
 
 #include "layout.hpp"
+#include "libflux/cstrings.hpp"
 #include "zygote.hpp"
 
 extern char** environ;
@@ -425,15 +426,9 @@ int Shell::launch(Task& t, posix_spawn_file_actions_t& fa, short flags)
     env.push_back(fmt::format("FLUX_TASK_RANK={}", t.rank));
     env.push_back(fmt::format("FLUX_TASK_LOCAL_ID={}", t.local_id));
     env.push_back(fmt::format("PMI_RANK={}", t.rank));
-    std::vector<char*> envp;
-    for (auto& e : env)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<char*> envp = c_strings(env);
     std::vector<std::string> argv_s = argv_;
-    std::vector<char*> argv;
-    for (auto& a : argv_s)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = c_strings(argv_s);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
     if (!js_.cwd.empty())
         posix_spawn_file_actions_addchdir_np(&fa, js_.cwd.c_str());

@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layout.hpp"
+#include "libflux/cstrings.hpp"
 
 extern char** environ;
 
@@ -91,16 +92,12 @@ void set_cmdline(const std::vector<std::string>& args)
     args = req.at("argv").get<std::vector<std::string>>();
     set_cmdline(args);
     static std::vector<char*> argv, envp;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
+    argv = c_strings(args);
     // No "env": the shell keeps ours (the broker gave us the environment it
     // would give the shell). Otherwise that one, and its locale.
     if (auto e = req.find("env"); e != req.end()) {
         envs = e->get<std::vector<std::string>>();
-        for (auto& s : envs)
-            envp.push_back(s.data());
-        envp.push_back(nullptr);
+        envp = c_strings(envs);
         environ = envp.data();
         setlocale(LC_CTYPE, "");
     }

@@ -568,3 +568,25 @@ TEST(HandleFd, RpcOverAHandedOverSocket)
     Future g = h.rpc("svc.echo");
     EXPECT_EQ(errnum_of(g.get(10)), ECONNRESET);
 }
+
+// Future::get polls while it waits, then gives the loop back its own
+// polling setting, also when a callback run during the wait throws.
+TEST(HandleFake, GetRestoresTheLoopsPolling)
+{
+    auto wire = std::make_shared<FakeWire>();
+    Handle h(std::make_unique<FakeConnector>(wire));
+    h.reactor().set_spin(7e-6, false);
+    Future a = h.rpc("a.x");
+    wire->push(std::optional<Message>(Message::response_to(wire->sent[0], "ok")));
+    EXPECT_EQ(a.get_payload(10).value_or(""), "ok");
+    EXPECT_EQ(h.reactor().spin(), 7e-6);
+    EXPECT_FALSE(h.reactor().spin_any());
+
+    Future b = h.rpc("b.x");
+    Future c = h.rpc("c.x");
+    b.then([](Future&) { throw std::runtime_error("callback failed"); });
+    wire->push(std::optional<Message>(Message::response_to(wire->sent[1], "")));
+    EXPECT_THROW((void)c.get(10), std::runtime_error);
+    EXPECT_EQ(h.reactor().spin(), 7e-6);
+    EXPECT_FALSE(h.reactor().spin_any());
+}

@@ -76,14 +76,18 @@ Result<Message> Future::get(double timeout)
         }
         // A caller blocked on a response polls for it briefly before it
         // sleeps: a wake-up from sleep costs more than most round trips.
+        // The loop's own setting comes back however the wait ends.
         Reactor& r = h->reactor();
-        double loop_spin = r.spin();
-        bool any = r.spin_any();
-        r.set_spin(std::max(loop_spin, h->wait_spin_));
+        struct Restore {
+            Reactor& r;
+            double spin = r.spin();
+            bool any = r.spin_any();
+            ~Restore() { r.set_spin(spin, any); }
+        } restore{r};
+        r.set_spin(std::max(restore.spin, h->wait_spin_));
         r.note_activity();
         while (state_->q.empty() && !expired && !h->lost_)
             r.run_once();
-        r.set_spin(loop_spin, any);
         if (state_->q.empty()) {
             if (h->lost_)
                 return fail(ECONNRESET, "lost connection to broker");
