@@ -136,8 +136,9 @@ output_is "bulksubmit substitutes inputs" "a b c" \
     bash -c 'for id in $(flux bulksubmit echo {} ::: a b c); do flux job attach $id; done | sort | xargs'
 # Regression: a client with hundreds of requests in flight used to hang
 # once the broker's answers backed up (the client fd fell out of epoll).
-output_is "500 held submissions in flight at once all get ids" "500" \
-    bash -c 'timeout 60 flux submit --cc=1-500 --urgency=0 true | wc -l'
+# The job ingest takes them in several batches; each id is distinct.
+output_is "500 held submissions in flight at once all get distinct ids" "500" \
+    bash -c 'timeout 60 flux submit --cc=1-500 --urgency=0 true | sort -u | wc -l'
 output_has "cancel --all cancels them" 'Canceled 500 jobs' flux cancel --all
 ok "queue drain returns once all jobs are done" flux queue drain -t 60
 ok "queue stop" flux queue stop

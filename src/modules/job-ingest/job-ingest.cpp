@@ -24,6 +24,13 @@ namespace {
 
 constexpr int flag_debug = 1, flag_waitable = 2, flag_novalidate = 4;
 
+// A batch closes at the end of a reactor loop iteration or at this many
+// jobs, whichever comes first, so that a flood of submissions (flux submit
+// --cc=1-10000 sends them all at once) reaches the job manager as a stream
+// of small batches it can persist and schedule while the rest are still
+// being validated, not as one batch that stalls everything behind it.
+constexpr std::size_t max_batch = 64;
+
 class Ingest {
 public:
     Ingest(Handle& h, JobIdGenerator gen) : h_(h), gen_(std::move(gen))
@@ -138,6 +145,8 @@ void Ingest::submit(const Message& m)
         batch_->facts.push_back(last_facts_);
     }
     batch_->jobs.push_back(Pending{m, pos->second, urgency, flags});
+    if (batch_->jobs.size() >= max_batch)
+        start_batch();
 }
 
 // Check feasibility of each distinct jobspec in the batch, then submit.
