@@ -51,28 +51,36 @@ Result<std::unique_ptr<JobDb>> JobDb::open(const std::string& path)
     // takes no file locks and the WAL index lives in memory (set before
     // WAL mode is entered); another process opening the store (a second
     // instance on the same statedir) is refused while we hold it.
+    //
+    // The layout keeps the pages a commit dirties few, since every dirty
+    // page is written whole to the WAL: a job's row is written once, at
+    // submit; its events, output and R are rows of `logs`, clustered by job
+    // id, so a commit for a running job touches one leaf page at the right
+    // edge of the tree; `active` holds the ids of jobs not yet inactive and
+    // stays a page or two. (Schema 1 kept R and an inactive flag, indexed,
+    // in `jobs`: four dirty pages per job at its end instead of two.)
     static const char* schema[] = {
         "PRAGMA locking_mode=EXCLUSIVE",
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=NORMAL",
         "PRAGMA cache_size=-2048",
         "CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, userid INTEGER NOT NULL,"
-        " jobspec TEXT NOT NULL, R TEXT, inactive INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, userid INTEGER NOT NULL, jobspec TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS logs (id INTEGER NOT NULL, log INTEGER NOT NULL, seq INTEGER NOT NULL,"
         " entry TEXT NOT NULL, PRIMARY KEY (id, log, seq)) WITHOUT ROWID",
-        "CREATE INDEX IF NOT EXISTS jobs_active ON jobs (inactive)",
+        "CREATE TABLE IF NOT EXISTS active (id INTEGER PRIMARY KEY)",
     };
     for (const char* sql : schema)
         if (auto r = d->exec(sql); !r)
             return std::unexpected(r.error());
+    if (auto r = d->migrate(); !r)
+        return std::unexpected(r.error());
     d->add_blob_ = d->prepare("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)");
     d->add_job_ = d->prepare("INSERT INTO jobs (id, userid, jobspec) VALUES (?, ?, ?)");
-    d->set_R_ = d->prepare("UPDATE jobs SET R = ? WHERE id = ?");
     d->append_ = d->prepare("INSERT OR REPLACE INTO logs (id, log, seq, entry) VALUES (?, ?, ?, ?)");
-    d->set_inactive_ = d->prepare("UPDATE jobs SET inactive = ? WHERE id = ?");
+    d->add_active_ = d->prepare("INSERT OR IGNORE INTO active (id) VALUES (?)");
+    d->del_active_ = d->prepare("DELETE FROM active WHERE id = ?");
     d->get_jobspec_ = d->prepare("SELECT b.data FROM jobs j JOIN blobs b ON b.hash = j.jobspec WHERE j.id = ?");
-    d->get_R_ = d->prepare("SELECT R FROM jobs WHERE id = ?");
     d->get_userid_ = d->prepare("SELECT userid FROM jobs WHERE id = ?");
     d->get_entries_ = d->prepare("SELECT entry FROM logs WHERE id = ? AND log = ? ORDER BY seq");
     // Prepared once: parsing BEGIN and COMMIT at every transaction cost
@@ -84,6 +92,38 @@ Result<std::unique_ptr<JobDb>> JobDb::open(const std::string& path)
         if (!st)
             return std::unexpected(d->error("prepare"));
     return d;
+}
+
+// A store written by schema 1 (R and an inactive flag in `jobs`): move R
+// into `logs` and the active jobs into `active`, once.
+Result<void> JobDb::migrate()
+{
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK)
+        return std::unexpected(error("read schema version"));
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (version >= schema_version)
+        return {};
+    bool has_R = false;
+    if (sqlite3_prepare_v2(db_, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'R'", -1, &st, nullptr) ==
+        SQLITE_OK) {
+        has_R = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    std::string sql = "BEGIN;";
+    if (has_R)
+        sql += fmt::format(
+            "INSERT OR IGNORE INTO logs (id, log, seq, entry) SELECT id, {}, 0, R FROM jobs WHERE R IS NOT NULL;"
+            "INSERT OR IGNORE INTO active (id) SELECT id FROM jobs WHERE inactive = 0;"
+            "DROP INDEX IF EXISTS jobs_active;",
+            static_cast<int>(Log::R));
+    sql += fmt::format("PRAGMA user_version = {}; COMMIT;", schema_version);
+    if (auto r = exec(sql.c_str()); !r) {
+        (void)exec("ROLLBACK");
+        return r;
+    }
+    return {};
 }
 
 JobDb::~JobDb()
@@ -161,19 +201,12 @@ Result<void> JobDb::add_job(std::uint64_t id, std::uint32_t userid, std::string_
     sqlite3_bind_text(add_job_, 3, hash.data(), static_cast<int>(hash.size()), SQLITE_STATIC);
     if (sqlite3_step(add_job_) != SQLITE_DONE)
         return std::unexpected(error("store job"));
-    return {};
+    return set_inactive(id, false);
 }
 
 Result<void> JobDb::set_R(std::uint64_t id, std::string_view R)
 {
-    if (auto r = begin(); !r)
-        return r;
-    Reset rs{set_R_};
-    sqlite3_bind_text(set_R_, 1, R.data(), static_cast<int>(R.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(set_R_, 2, static_cast<sqlite3_int64>(id));
-    if (sqlite3_step(set_R_) != SQLITE_DONE)
-        return std::unexpected(error("store R"));
-    return {};
+    return append(id, Log::R, 0, R);
 }
 
 Result<void> JobDb::append(std::uint64_t id, Log log, std::uint32_t seq, std::string_view entry)
@@ -194,11 +227,11 @@ Result<void> JobDb::set_inactive(std::uint64_t id, bool inactive)
 {
     if (auto r = begin(); !r)
         return r;
-    Reset rs{set_inactive_};
-    sqlite3_bind_int(set_inactive_, 1, inactive ? 1 : 0);
-    sqlite3_bind_int64(set_inactive_, 2, static_cast<sqlite3_int64>(id));
-    if (sqlite3_step(set_inactive_) != SQLITE_DONE)
-        return std::unexpected(error("mark inactive"));
+    sqlite3_stmt* st = inactive ? del_active_ : add_active_;
+    Reset rs{st};
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(id));
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return std::unexpected(error(inactive ? "mark inactive" : "mark active"));
     return {};
 }
 
@@ -226,7 +259,15 @@ Result<std::string> JobDb::jobspec(std::uint64_t id)
 
 Result<std::string> JobDb::R(std::uint64_t id)
 {
-    return one_text(get_R_, id, "R");
+    auto e = entries(id, Log::R);
+    if (!e)
+        return std::unexpected(e.error());
+    if (e->empty()) {
+        if (auto u = userid(id); !u)
+            return std::unexpected(u.error());
+        return fail(ENOENT, "job has no R");
+    }
+    return std::move(e->front());
 }
 
 Result<std::uint32_t> JobDb::userid(std::uint64_t id)
@@ -256,8 +297,7 @@ Result<std::vector<std::string>> JobDb::entries(std::uint64_t id, Log log)
 
 Result<std::vector<std::uint64_t>> JobDb::ids(bool active_only)
 {
-    const char* sql =
-        active_only ? "SELECT id FROM jobs WHERE inactive = 0 ORDER BY id" : "SELECT id FROM jobs ORDER BY id";
+    const char* sql = active_only ? "SELECT id FROM active ORDER BY id" : "SELECT id FROM jobs ORDER BY id";
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
         return std::unexpected(error("prepare"));

@@ -19,7 +19,9 @@ struct sqlite3_stmt;
 namespace flux::jobmgr {
 
 /// Which log of a job an entry belongs to.
-enum class Log : int { eventlog = 0, output = 1, exec = 2, input = 3 };
+/// Which log of a job an entry belongs to. R is stored as the one entry of
+/// a log of its own.
+enum class Log : int { eventlog = 0, output = 1, exec = 2, input = 3, R = 4 };
 
 class JobDb {
 public:
@@ -53,7 +55,9 @@ public:
 
 private:
     JobDb() = default;
+    static constexpr int schema_version = 2;
     Result<void> exec(const char* sql);
+    Result<void> migrate();
     Result<void> begin();
     sqlite3_stmt* prepare(const char* sql);
     Error error(const char* what) const;
@@ -63,11 +67,10 @@ private:
     std::vector<sqlite3_stmt*> stmts_;
     sqlite3_stmt* add_blob_ = nullptr;
     sqlite3_stmt* add_job_ = nullptr;
-    sqlite3_stmt* set_R_ = nullptr;
     sqlite3_stmt* append_ = nullptr;
-    sqlite3_stmt* set_inactive_ = nullptr;
+    sqlite3_stmt* add_active_ = nullptr;
+    sqlite3_stmt* del_active_ = nullptr;
     sqlite3_stmt* get_jobspec_ = nullptr;
-    sqlite3_stmt* get_R_ = nullptr;
     sqlite3_stmt* get_userid_ = nullptr;
     sqlite3_stmt* get_entries_ = nullptr;
     sqlite3_stmt *begin_ = nullptr, *commit_ = nullptr, *rollback_ = nullptr;
