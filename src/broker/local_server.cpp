@@ -77,10 +77,11 @@ private:
             on_read();
     }
 
-    void on_read()
+    /// Bounded batch so one busy client cannot starve the others (`rounds`
+    /// of up to 64 KiB each); unbounded when draining a dead client.
+    void on_read(int rounds = 16)
     {
-        // Bounded batch so one busy client cannot starve the others.
-        for (int round = 0; round < 16; round++) {
+        for (int round = 0; rounds < 0 || round < rounds; round++) {
             ssize_t n = dec_.recv_from(fd_);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                 drain();
@@ -92,10 +93,12 @@ private:
             server_.broker_.reactor().note_activity();  // see broker.poll-spin-us
             if (!drain())
                 return;
-            if (static_cast<size_t>(n) < 65536)
+            if (static_cast<size_t>(n) < 65536 && rounds >= 0)
                 break;
         }
     }
+
+    friend class LocalServer;
 
     // Decode and route everything buffered; false if this client was closed.
     bool drain()
@@ -207,17 +210,24 @@ void LocalServer::on_accept()
     }
 }
 
-void LocalServer::adopt(int fd)
+uint64_t LocalServer::adopt(int fd)
 {
-    add_client(fd, broker_.owner(), role::owner | role::local);
+    return add_client(fd, broker_.owner(), role::owner | role::local);
 }
 
-void LocalServer::add_client(int fd, uint32_t uid, uint32_t roles)
+void LocalServer::read_all(uint64_t id)
+{
+    if (auto it = clients_.find(id); it != clients_.end())
+        it->second->on_read(-1);
+}
+
+uint64_t LocalServer::add_client(int fd, uint32_t uid, uint32_t roles)
 {
     uint64_t id = next_id_++;
     auto c = std::make_unique<Client>(*this, id, fd, uid, roles);
     broker_.add_peer(*c);
     clients_.emplace(id, std::move(c));
+    return id;
 }
 
 void LocalServer::close_client(uint64_t id)

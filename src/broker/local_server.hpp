@@ -23,14 +23,20 @@ public:
     /// Serve one end of a socketpair whose other end the broker hands to a
     /// process it starts as the instance owner (a job shell from the
     /// zygote): a client like an accepted one, without the greeting.
-    void adopt(int fd);
+    /// Returns the client's id.
+    uint64_t adopt(int fd);
+    /// Route everything the client `id` has sent that is still unread (its
+    /// process has exited: see Rexec::exited). No-op for a closed client.
+    void read_all(uint64_t id);
+    /// Close the client `id` (an adopted one whose process never started).
+    void drop(uint64_t id) { close_client(id); }
     size_t clients() const { return clients_.size(); }
 
     class Client;
 
 private:
     void on_accept();
-    void add_client(int fd, uint32_t uid, uint32_t roles);
+    uint64_t add_client(int fd, uint32_t uid, uint32_t roles);
     void close_client(uint64_t id);
 
     Broker& broker_;

@@ -38,6 +38,7 @@ struct Rexec::Proc {
     int status = 0;
     bool kill_group = false;  // SIGKILL what is left of its process group when it exits
     bool via_zygote = false;  // the zygote's child: it reports the exit
+    std::uint64_t conn = 0;   // its connection to us, which we made (0: none)
     std::string name;         // argv[0], for errors
 };
 
@@ -154,15 +155,17 @@ void Rexec::exec(const Message& req)
         bool sent = false;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, conn) == 0) {
             int fds[4] = {want_stdin ? inp[0] : devnull, outp[1], errp[1], conn[1]};
+            p->conn = broker_.local_server().adopt(conn[0]);
+            std::uint64_t cid = p->conn;
             // Without an environment of its own the shell keeps the
             // zygote's, which is the broker's child_environment(): no env.
             sent = fds[0] >= 0 &&
                    zygote_spawn(p, argv, env.empty() ? env : broker_.child_environment(env), cwd, data, fds);
             close(conn[1]);
-            if (sent)
-                broker_.local_server().adopt(conn[0]);
-            else
-                close(conn[0]);
+            if (!sent) {
+                broker_.local_server().drop(cid);
+                p->conn = 0;
+            }
         }
         if (devnull >= 0)
             close(devnull);
@@ -365,6 +368,11 @@ void Rexec::exited(Proc& p, int status)
 {
     p.exited = true;
     p.status = status;
+    // What it sent us before it ended goes on before its end is reported:
+    // a job shell's last output entries reach the job manager before
+    // job-exec's finish does, so the shell need not wait for an answer.
+    if (p.conn)
+        broker_.local_server().read_all(p.conn);
     if (p.kill_group)
         ::kill(-p.pid, SIGKILL);  // e.g. the tasks of a job shell that died
     finish(p);

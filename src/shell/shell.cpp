@@ -100,9 +100,11 @@ struct Task {
 class Shell {
 public:
     /// `given`: the job's {id, jobspec, R} from the zygote's request; when
-    /// null the shell asks job-exec for them.
-    Shell(Handle& h, JobId id, std::optional<std::uint32_t> rank, const json* given)
-        : h_(h), id_(id), given_rank_(rank), given_(given)
+    /// null the shell asks job-exec for them. `conn_by_broker`: our
+    /// connection was made by the broker (from the zygote), which routes
+    /// all we sent before it reports our exit.
+    Shell(Handle& h, JobId id, std::optional<std::uint32_t> rank, const json* given, bool conn_by_broker)
+        : h_(h), id_(id), given_rank_(rank), given_(given), conn_by_broker_(conn_by_broker)
     {
     }
     int run();
@@ -130,6 +132,7 @@ private:
     JobId id_;
     std::optional<std::uint32_t> given_rank_;
     const json* given_;
+    bool conn_by_broker_;
     std::string idstr_;
     job::Jobspec js_;
     Rlist R_;
@@ -195,8 +198,17 @@ void Shell::flush_output(bool final)
         return;
     json req{{"id", id_}, {"log", "output"}, {"entries", std::move(pending_)}};
     pending_ = json::array();
+    std::string payload = req.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (final && conn_by_broker_) {
+        // Our last entries need no answer: the broker routes them before
+        // it reports our exit, so they reach the job manager ahead of
+        // job-exec's finish; the job manager logs a failure to store them.
+        // Not waiting takes a round trip and a commit off every job's end.
+        (void)h_.send(Message::request("job-info.append", std::move(payload), NODEID_ANY, msgflag::noresponse));
+        return;
+    }
     inflight_++;
-    Future f = h_.rpc("job-info.append", req.dump(-1, ' ', false, json::error_handler_t::replace));
+    Future f = h_.rpc("job-info.append", std::move(payload));
     f.then([this](Future& fut) {
         if (auto r = fut.get(); !r)
             fprintf(stderr, "flux-shell: job %ju: output lost: %s\n", static_cast<uintmax_t>(id_),
@@ -766,7 +778,9 @@ void Shell::check_done()
         return;
     if (!pending_.empty())
         flush_output(true);
-    if (inflight_ > 0)
+    // Answers to earlier appends only report errors; with a connection
+    // the broker made they are not worth the wait (see flush_output).
+    if (inflight_ > 0 && !conn_by_broker_)
         return;
     done_ = true;
     for (const auto& t : tasks_)
@@ -801,7 +815,8 @@ int Shell::run()
         fprintf(stderr, "flux-shell: job %ju: %s\n", static_cast<uintmax_t>(id_), r.error().message().c_str());
         log_error(r.error().message());
         flush_output(true);
-        h_.reactor().run();
+        if (inflight_ > 0)
+            h_.reactor().run();
         cleanup();
         return 1;
     }
@@ -872,7 +887,7 @@ int shell_main(int argc, char** argv, const flux::shell::Launch* launch)
     }
     (*h)->set_log_name("flux-shell");
     try {
-        shell::Shell sh(**h, *id, rank, launch ? launch->data : nullptr);
+        shell::Shell sh(**h, *id, rank, launch ? launch->data : nullptr, launch && launch->conn_fd >= 0);
         return sh.run();
     } catch (const std::exception& ex) {
         fprintf(stderr, "flux-shell: job %s: %s\n", argv[1], ex.what());

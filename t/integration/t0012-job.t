@@ -132,6 +132,10 @@ output_is "submit --cc=4-6: FLUX_JOB_CC is each copy's id" "4 5 6" cc_outputs --
 output_is "submit --bcc=1-2: no FLUX_JOB_CC" "unset unset" cc_outputs --bcc=1-2 sh -c 'echo ${FLUX_JOB_CC:-unset}'
 output_is "submit --cc=7-8 echo {cc} job{cc}: {cc} expands in each copy" "7 job7 8 job8" \
     cc_outputs --cc=7-8 echo {cc} job{cc}
+# A shell from the zygote sends its last output entries without waiting
+# for an answer: they are stored all the same, before the job ends.
+output_is "20 jobs' last output is all stored" "$(seq 1 20 | xargs)" \
+    bash -c 'ids=$(flux submit --cc=1-20 echo {cc}); flux queue drain -t 60 && for id in $ids; do flux job attach $id; done | xargs'
 output_is "bulksubmit substitutes inputs" "a b c" \
     bash -c 'for id in $(flux bulksubmit echo {} ::: a b c); do flux job attach $id; done | sort | xargs'
 # Regression: a client with hundreds of requests in flight used to hang

@@ -50,11 +50,18 @@ void JobManager::out(Message msg)
 
 void JobManager::respond(const Message& req, std::string payload)
 {
-    out(Message::response_to(req, std::move(payload)));
+    if (!req.has_flag(msgflag::noresponse))
+        out(Message::response_to(req, std::move(payload)));
 }
 
+// A request that wants no answer (a job shell's last output entries) has
+// its failure logged instead.
 void JobManager::respond_error(const Message& req, int errnum, std::string text)
 {
+    if (req.has_flag(msgflag::noresponse)) {
+        h_.log(3, fmt::format("{}: {}", req.topic, text.empty() ? strerror(errnum) : text));
+        return;
+    }
     out(Message::error_to(req, errnum, std::move(text)));
 }
 
