@@ -785,6 +785,13 @@ void Shell::check_done()
     done_ = true;
     for (const auto& t : tasks_)
         exit_code_ = std::max(exit_code_, job::exit_code(t.status));
+    // Tell job-exec now (after our output, on the same connection): the
+    // job can finish without waiting for this process to be torn down,
+    // reaped by its parent and reported through the broker.
+    (void)h_.send(
+        Message::request("job-exec.shell-exit",
+                         fmt::format(R"({{"id":{},"rank":{},"status":{}}})", id_, rank_, W_EXITCODE(exit_code_, 0)),
+                         NODEID_ANY, msgflag::noresponse));
     h_.reactor().stop();
 }
 

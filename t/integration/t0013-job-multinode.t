@@ -36,6 +36,10 @@ id=$(flux submit -N4 sleep 300)
 flux job wait-event -t 30 "$id" start >/dev/null
 ok "cancel a 4-node job" flux cancel "$id"
 exit_code 143 "its tasks on every node got SIGTERM" flux job attach "$id"
+# Each shell tells job-exec its exit status as it exits; the job's is the
+# largest.
+exit_code 7 "-N4: the job's exit code is the largest of its shells'" \
+    flux run -N4 sh -c 'exit $((FLUX_TASK_RANK + 4))'
 output_has "more nodes than the instance is unsatisfiable" 'unsatisfiable request' flux run -N5 true
 
 if command -v mpicc >/dev/null; then

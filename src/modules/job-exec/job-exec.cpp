@@ -33,7 +33,8 @@ struct Shell {
     std::uint32_t rank = 0;
     pid_t pid = 0;
     bool started = false;
-    bool done = false;
+    bool done = false;   // it has said it is exiting, or it has exited
+    bool ended = false;  // its rexec stream is over (nothing more will come)
     int status = 0;
 };
 
@@ -44,9 +45,10 @@ struct Job {
     std::string R;        // JSON text
     Message start;        // the job-manager's request: responses go here
     std::vector<Shell> shells;
-    std::size_t nstarted = 0, ndone = 0;
+    std::size_t nstarted = 0, ndone = 0, nended = 0;
     int status = 0;  // worst shell wait status
     bool start_sent = false;
+    bool over = false;    // finish and release sent; kept until every rexec stream ends
     bool failed = false;  // an exception was reported
     TimerPtr expire, escalate;
     // PMI exchange round in progress
@@ -71,6 +73,7 @@ public:
     void start(const Message& m);
     void kill(const Message& m);
     void shell_init(const Message& m);
+    void shell_exit(const Message& m);
     void pmi_exchange(const Message& m);
     void disconnect(const Message& m);
 
@@ -80,6 +83,8 @@ private:
     void exception(Job& job, const std::string& type, const std::string& note);
     void signal_all(Job& job, int signum);
     void shell_done(Job& job, std::size_t i, int status);
+    void shell_started(Job& job, std::size_t i);
+    void stream_ended(Job& job, std::size_t i);
     void arm_escalation(Job& job);
     // {id, userid, nshells, jobspec, R}: what a shell needs to start.
     static std::string shell_info(const Job& job);
@@ -87,6 +92,12 @@ private:
     {
         auto it = jobs_.find(id);
         return it == jobs_.end() ? nullptr : it->second.get();
+    }
+    /// A job still running (not over).
+    Job* running(JobId id)
+    {
+        Job* j = find(id);
+        return j && !j->over ? j : nullptr;
     }
 
     Handle& h_;
@@ -140,7 +151,7 @@ void Exec::start(const Message& m)
     if (double exp = R->expiration(); exp > 0) {
         JobId id = ref.id;
         ref.expire = h_.reactor().timer(std::max(exp - wall_time(), 0.0), 0, [this, id] {
-            Job* j = find(id);
+            Job* j = running(id);
             if (!j)
                 return;
             exception(*j, "timeout", "resource allocation expired");
@@ -176,25 +187,20 @@ void Exec::launch(Job& job, std::size_t i)
             return;
         Shell& sh = job->shells[i];
         if (!r) {
-            if (r.error().errnum == ENODATA)
-                return;
-            if (!sh.done) {
+            if (r.error().errnum != ENODATA && !sh.done) {
                 exception(*job, "exec",
                           fmt::format("cannot start job shell on rank {}: {}", sh.rank, r.error().message()));
                 signal_all(*job, SIGKILL);
                 shell_done(*job, i, 127 << 8);
             }
+            stream_ended(*job, i);  // may destroy the job
             return;
         }
         auto resp = json::parse(r->payload);
         std::string type = resp.value("type", "");
         if (type == "started") {
             sh.pid = resp.at("pid").get<pid_t>();
-            sh.started = true;
-            if (++job->nstarted == job->shells.size() && !job->start_sent && !job->failed) {
-                job->start_sent = true;
-                send(*job, "start");
-            }
+            shell_started(*job, i);
         } else if (type == "output") {
             std::string data = resp.value("data", "");
             while (!data.empty() && data.back() == '\n')
@@ -204,6 +210,28 @@ void Exec::launch(Job& job, std::size_t i)
             shell_done(*job, i, resp.at("status").get<int>());
         }
     });
+}
+
+void Exec::shell_started(Job& job, std::size_t i)
+{
+    Shell& sh = job.shells[i];
+    if (sh.started)
+        return;
+    sh.started = true;
+    if (++job.nstarted == job.shells.size() && !job.start_sent && !job.failed && !job.over) {
+        job.start_sent = true;
+        send(job, "start");
+    }
+}
+
+void Exec::stream_ended(Job& job, std::size_t i)
+{
+    Shell& sh = job.shells[i];
+    if (sh.ended)
+        return;
+    sh.ended = true;
+    if (++job.nended == job.shells.size() && job.over)
+        jobs_.erase(job.id);
 }
 
 void Exec::shell_done(Job& job, std::size_t i, int status)
@@ -230,8 +258,15 @@ void Exec::shell_done(Job& job, std::size_t i, int status)
     send(job, "release", json{{"ranks", "all"}, {"final", true}});
     for (auto& w : job.pmi_waiting)
         (void)h_.respond_error(w, ECONNRESET, "job is over");
+    job.pmi_waiting.clear();
     (void)h_.respond_error(job.start, ENODATA);
-    jobs_.erase(job.id);
+    job.over = true;
+    job.expire.reset();
+    job.escalate.reset();
+    // A shell that said it was exiting may still have lines for our log
+    // on its stderr: the job stays until its rexec streams end.
+    if (job.nended == job.shells.size())
+        jobs_.erase(job.id);
 }
 
 void Exec::signal_all(Job& job, int signum)
@@ -250,7 +285,7 @@ void Exec::arm_escalation(Job& job)
         return;
     JobId id = job.id;
     job.escalate = h_.reactor().timer(kill_timeout_, 0, [this, id] {
-        if (Job* j = find(id))
+        if (Job* j = running(id))
             signal_all(*j, SIGKILL);
     });
 }
@@ -260,7 +295,7 @@ void Exec::arm_escalation(Job& job)
 void Exec::kill(const Message& m)
 {
     auto req = json::parse(m.payload);
-    Job* job = find(req.at("id").get<JobId>());
+    Job* job = running(req.at("id").get<JobId>());
     int signum = req.value("signum", SIGTERM);
     if (job) {
         signal_all(*job, signum);
@@ -276,12 +311,34 @@ void Exec::shell_init(const Message& m)
 {
     auto req = json::parse(m.payload);
     JobId id = req.at("id").get<JobId>();
-    Job* job = find(id);
+    Job* job = running(id);
     if (!job) {
         (void)h_.respond_error(m, ENOENT, "job is not running");
         return;
     }
     (void)h_.respond(m, shell_info(*job));
+}
+
+// job-exec.shell-exit {id, rank, status} (no response): a shell of ours
+// says it is about to exit with wait status `status`, its tasks done and
+// its output sent. The job can finish now rather than once the shell's
+// exit has been reaped and reported through rexec; what the shell sent
+// before this (its last output) was routed ahead of it. A shell that says
+// nothing is heard of when its exit is reported, as before.
+void Exec::shell_exit(const Message& m)
+{
+    auto req = json::parse(m.payload);
+    Job* job = running(req.at("id").get<JobId>());
+    if (!job)
+        return;
+    auto rank = req.at("rank").get<std::uint32_t>();
+    for (std::size_t i = 0; i < job->shells.size(); i++) {
+        if (job->shells[i].rank != rank || job->shells[i].done)
+            continue;
+        shell_started(*job, i);  // its "started" may still be on its way
+        shell_done(*job, i, req.at("status").get<int>());
+        return;
+    }
 }
 
 std::string Exec::shell_info(const Job& job)
@@ -295,7 +352,7 @@ std::string Exec::shell_info(const Job& job)
 void Exec::pmi_exchange(const Message& m)
 {
     auto req = json::parse(m.payload);
-    Job* job = find(req.at("id").get<JobId>());
+    Job* job = running(req.at("id").get<JobId>());
     if (!job) {
         (void)h_.respond_error(m, ENOENT, "job is not running");
         return;
@@ -350,6 +407,7 @@ int job_exec_main(Handle& h, const std::vector<std::string>& args)
         {"job-exec.start", &Exec::start, role::owner},
         {"job-exec.kill", &Exec::kill, role::owner},
         {"job-exec.shell-init", &Exec::shell_init, role::owner},
+        {"job-exec.shell-exit", &Exec::shell_exit, role::owner},
         {"job-exec.pmi-exchange", &Exec::pmi_exchange, role::owner},
         {"job-exec.disconnect", &Exec::disconnect, role::all},
     };
