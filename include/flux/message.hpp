@@ -76,6 +76,9 @@ struct Message {
     static Message response_to(const Message& req, std::string payload = {});
     /// An error response to `req`; `text` becomes the payload (may be empty).
     static Message error_to(const Message& req, int errnum, std::string text = {});
+    /// A copy without the payload: what a server keeps of a request it
+    /// answers later (response_to and error_to need no more).
+    Message without_payload() const;
 
     uint32_t nodeid() const { return aux1; }
     uint32_t errnum() const { return aux1; }

@@ -101,6 +101,16 @@ exit_code 1 "unsatisfiable: submit fails" flux submit -N 2 true
 exit_code 1 "-n 0 is refused" flux run -n 0 true
 exit_code 1 "unknown option is refused" flux run --no-such-option true
 exit_code 1 "bad time limit is refused" flux run -t 5x true
+# job-manager.submit: a JSON header, a newline, then the jobspec texts raw.
+rpc() { "$FLUX_BUILD_DIR/t/tools/rpc" "$@"; }
+output_has "a submit batch without its newline gets EPROTO" '^71: .*no newline after the header' \
+    rpc job-manager.submit '{"texts":[],"facts":[],"jobs":[]}'
+output_has "...one whose texts are cut short" '^71: .*shorter than their lengths' \
+    rpc job-manager.submit $'{"texts":[{"length":100}],"jobs":[]}\n{}'
+output_has "...one with bytes after its texts" '^71: .*bytes left after the texts' \
+    rpc job-manager.submit $'{"texts":[{"length":2}],"jobs":[]}\n{}junk'
+output_has "...one whose header is not JSON" '^71: ' rpc job-manager.submit $'{oops\n{}'
+exit_code 0 "the job manager lives on" flux run true
 echo '{"version": 1, "resources": []}' >bad.json
 output_has "malformed jobspec is refused with the reason" 'jobspec' flux job submit bad.json
 cat >good.yaml <<'EOT'

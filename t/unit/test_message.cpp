@@ -454,6 +454,28 @@ TEST(MessageHelpers, ResponseToKeepsMatchtagRouteAndStreaming)
     EXPECT_FALSE(Message::response_to(plain).has_payload);
 }
 
+TEST(MessageHelpers, WithoutPayloadAnswersLikeTheRequest)
+{
+    Message req = Message::request("job-ingest.submit", std::string(4096, 'x'), 3, msgflag::streaming);
+    req.aux2 = 77;
+    req.has_route = true;
+    req.route = {"c1", "m2"};
+    req.userid = 1000;
+    req.rolemask = role::user;
+    Message kept = req.without_payload();
+    EXPECT_TRUE(kept.payload.empty());
+    EXPECT_FALSE(kept.has_payload);
+    EXPECT_EQ(kept.topic, req.topic);
+    EXPECT_EQ(kept.userid, 1000u);
+    EXPECT_EQ(kept.rolemask, role::user);
+    EXPECT_EQ(kept.nodeid(), 3u);
+    EXPECT_TRUE(kept.has_flag(msgflag::streaming));
+    Message a = Message::response_to(req, "r"), b = Message::response_to(kept, "r");
+    EXPECT_EQ(encode_frames(a), encode_frames(b));
+    Message ea = Message::error_to(req, EPERM, "no"), eb = Message::error_to(kept, EPERM, "no");
+    EXPECT_EQ(encode_frames(ea), encode_frames(eb));
+}
+
 TEST(MessageHelpers, ErrorTo)
 {
     Message req = Message::request("kvs.get", {}, NODEID_ANY, msgflag::streaming);

@@ -139,6 +139,21 @@ Message Message::control(uint32_t type, uint32_t status)
     return m;
 }
 
+Message Message::without_payload() const
+{
+    Message m;
+    m.type = type;
+    m.flags = flags;
+    m.userid = userid;
+    m.rolemask = rolemask;
+    m.aux1 = aux1;
+    m.aux2 = aux2;
+    m.topic = topic;
+    m.has_route = has_route;
+    m.route = route;
+    return m;
+}
+
 Message Message::response_to(const Message& req, std::string payload)
 {
     Message m;

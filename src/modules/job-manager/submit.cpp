@@ -43,9 +43,10 @@ std::shared_ptr<const Spec> JobManager::intern(const std::string& text, const js
     return spec;
 }
 
-// job-manager.submit (from job-ingest): {jobspecs: [TEXT...], facts:
-// [{ntasks, sched, list, deps}...] (optional, one per text), jobs: [{id, userid,
-// urgency, flags, t_submit, jobspec: INDEX}]} -> {errors} once stored.
+// job-manager.submit (from job-ingest): a JSON header {texts: [{length,
+// facts?: INDEX}...], facts: [{ntasks, sched, list, deps}...], jobs: [{id,
+// userid, urgency, flags, t_submit, jobspec: INDEX}]}, a newline, then the
+// jobspec texts one after another, raw -> {errors} once stored.
 void JobManager::submit(const Message& m)
 {
     if (!queue_enabled_) {
@@ -54,14 +55,38 @@ void JobManager::submit(const Message& m)
                                                     : "job submission is disabled: " + queue_disable_reason_);
         return;
     }
-    auto req = json::parse(m.payload);
-    const auto& texts = req.at("jobspecs");
+    std::string_view body(m.payload);
+    auto nl = body.find('\n');
+    if (nl == std::string_view::npos) {
+        respond_error(m, EPROTO, "job-manager.submit: no newline after the header");
+        return;
+    }
+    auto req = json::parse(body.substr(0, nl));
+    body.remove_prefix(nl + 1);
+    const auto& texts = req.at("texts");
     const json* facts = req.contains("facts") && req["facts"].is_array() ? &req["facts"] : nullptr;
+    std::vector<std::string_view> views;
+    for (const auto& t : texts) {
+        auto len = t.at("length").get<std::size_t>();
+        if (len > body.size()) {
+            respond_error(m, EPROTO, "job-manager.submit: the texts are shorter than their lengths");
+            return;
+        }
+        views.push_back(body.substr(0, len));
+        body.remove_prefix(len);
+    }
+    if (!body.empty()) {
+        respond_error(m, EPROTO, "job-manager.submit: bytes left after the texts");
+        return;
+    }
     std::vector<std::shared_ptr<const Spec>> specs;
-    for (std::size_t i = 0; i < texts.size(); i++) {
+    for (std::size_t i = 0; i < views.size(); i++) {
+        const json* f = nullptr;
+        if (auto fi = texts[i].find("facts");
+            fi != texts[i].end() && facts && fi->is_number_unsigned() && fi->get<std::size_t>() < facts->size())
+            f = &(*facts)[fi->get<std::size_t>()];
         std::string err;
-        const json* f = facts && i < facts->size() ? &(*facts)[i] : nullptr;
-        auto s = intern(texts[i].get_ref<const std::string&>(), f, err);
+        auto s = intern(std::string(views[i]), f, err);
         if (!s) {
             respond_error(m, EINVAL, err);
             return;
