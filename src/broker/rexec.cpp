@@ -37,6 +37,7 @@ struct Rexec::Proc {
     bool exited = false;
     int status = 0;
     bool kill_group = false;  // SIGKILL what is left of its process group when it exits
+    bool report_eof = true;   // send "eof" responses
     bool via_zygote = false;  // the zygote's child: it reports the exit
     std::uint64_t conn = 0;   // its connection to us, which we made (0: none)
     std::string name;         // argv[0], for errors
@@ -102,7 +103,7 @@ void Rexec::exec(const Message& req)
     std::vector<std::string> argv;
     std::vector<std::string> env;
     std::string cwd;
-    bool want_stdin = false, kill_group = false, use_zygote = false;
+    bool want_stdin = false, kill_group = false, use_zygote = false, report_eof = true;
     json data;
     try {
         auto j = json::parse(req.payload);
@@ -114,6 +115,7 @@ void Rexec::exec(const Message& req)
         cwd = j.value("cwd", "");
         want_stdin = j.value("stdin", false);
         kill_group = j.value("kill_group", false);
+        report_eof = j.value("eof", true);
         use_zygote = j.value("zygote", false);
         if (auto d = j.find("data"); d != j.end())
             data = std::move(*d);
@@ -146,6 +148,7 @@ void Rexec::exec(const Message& req)
     p->err_fd = errp[0];
     p->in_fd = want_stdin ? inp[1] : -1;
     p->kill_group = kill_group;
+    p->report_eof = report_eof;
     p->name = argv[0];
     if (use_zygote) {
         // The shell also gets its connection to us, made here: one end is
@@ -232,8 +235,9 @@ void Rexec::started(std::unique_ptr<Proc> p)
                                                 {"data", std::string(buf, static_cast<size_t>(n))}}));
                 return;
             }
-            broker_.respond(raw->req,
-                            dump({{"type", "eof"}, {"pid", raw->pid}, {"rank", broker_.rank()}, {"stream", stream}}));
+            if (raw->report_eof)
+                broker_.respond(
+                    raw->req, dump({{"type", "eof"}, {"pid", raw->pid}, {"rank", broker_.rank()}, {"stream", stream}}));
             w.reset();
             close(fd);
             fd = -1;

@@ -21,6 +21,12 @@ output_is "-n gives /dev/null stdin" "" bash -c 'echo in | flux exec -n -r 1 cat
 output_is "cwd is carried" "$PWD" flux exec -r 3 pwd
 output_is "-d sets the cwd" "/tmp" flux exec -r 3 -d /tmp pwd
 output_is "environment is carried" "val42" env TESTVAR=val42 flux exec -r 2 printenv TESTVAR
+# rexec.exec responses, in order; "eof": false leaves out the pipes' ends.
+rexec_types() { "$FLUX_BUILD_DIR/t/tools/rpc" -r 1 -s "$1" rexec.exec "$2" | grep -o '"type":"[a-z]*"' | cut -d'"' -f4 | xargs; }
+output_is "rexec reports started, output, two eofs and finished (any order but the first)" "eof eof finished output started" \
+    bash -c "$(declare -f rexec_types); rexec_types 5 '{\"cmd\":[\"echo\",\"hi\"]}' | tr ' ' '\n' | sort | xargs"
+output_is "...and with eof false, no eofs" "started output finished" \
+    bash -c "$(declare -f rexec_types); rexec_types 3 '{\"cmd\":[\"echo\",\"hi\"],\"eof\":false}'"
 exit_code 1 "a bad idset is refused" flux exec -r 1-x true
 output_has "...naming it" "invalid idset '1-x'" flux exec -r 1-x true
 exit_code 1 "a rank beyond the instance is refused" flux exec -r 9 true

@@ -170,7 +170,7 @@ void Exec::launch(Job& job, std::size_t i)
     json cmd = json::array({shell_, std::to_string(id)});
     if (own_shell_)
         cmd.push_back(fmt::format("--rank={}", job.shells[i].rank));
-    json req{{"cmd", std::move(cmd)}, {"kill_group", true}, {"zygote", zygote_}};
+    json req{{"cmd", std::move(cmd)}, {"kill_group", true}, {"zygote", zygote_}, {"eof", false}};
     std::string payload = req.dump();
     // A shell forked by the zygote gets what shell-init would answer in
     // the request itself: one round trip less before its tasks start.
