@@ -436,6 +436,10 @@ std::string job_contextual_info(const JobInfo& j, double now)
             return "held";
         if (j.priority && *j.priority == 0)
             return "priority-hold";
+        // What it waits for, as the scheduler says (sched-simple: once the
+        // first blocked job has waited a second, "insufficient resources").
+        if (const ojson* why = annotation(j, "sched.reason_pending"); why && why->is_string())
+            return why->get<std::string>();
         return "";
     }
     return j.nodelist;

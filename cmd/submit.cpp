@@ -218,8 +218,9 @@ int run(int argc, char** argv)
     auto flags = o.flag_bits();
     if (!flags)
         die("run", flags.error().message());
+    // Output from the job's log is labeled here; the jobspec keeps the
+    // option (as flux-core's), for the shell to label what goes to files.
     bool label = o.label_io;
-    o.label_io = false;  // labels are added here, not by the shell
     // stdin goes to the tasks through the job's input log, to every task or
     // to those --input=IDSET names (unless it is /dev/null: nothing to send).
     bool forward_stdin = false;

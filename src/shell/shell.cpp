@@ -156,6 +156,7 @@ private:
     int file_fd_[2] = {-1, -1};  // stdout/stderr redirected to files
     bool label_[2] = {false, false};
     bool done_ = false;
+    bool raised_ = false;  // an exception was raised on the job
     int exit_code_ = 0;
     bool pmi_debug_ = getenv("FLUX_PMI_DEBUG") != nullptr;
     // Standard input: /dev/null, a file (input.stdin type "file"), or the
@@ -592,7 +593,18 @@ void Shell::start_tasks()
         t.local_id = i;
         auto r = spawn(t);
         if (!r) {
-            log_error(fmt::format("task {}: start failed: {}", t.rank, r.error().message()));
+            std::string note = fmt::format("task {}: start failed: {}", t.rank, r.error().message());
+            log_error(note);
+            // As flux-core's shell: the job cannot run as asked, so it ends
+            // with a fatal exec exception (the other tasks are stopped).
+            if (!raised_) {
+                raised_ = true;
+                (void)h_.send(
+                    Message::request("job-manager.raise",
+                                     json{{"id", id_}, {"type", "exec"}, {"severity", 0}, {"note", note}}.dump(
+                                         -1, ' ', false, json::error_handler_t::replace),
+                                     NODEID_ANY, msgflag::noresponse));
+            }
             t.exited = true;
             t.status = (r.error().errnum == ENOENT ? 127 : 126) << 8;
             exited_++;

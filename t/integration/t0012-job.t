@@ -28,6 +28,26 @@ output_is "run --cwd" "/tmp" flux run --cwd=/tmp pwd
 output_is "run: default cwd is the caller's" "$PWD" flux run pwd
 output_is "run --label-io" "$(printf '0: a\n1: a')" bash -c 'flux run -n2 --label-io echo a | sort'
 output_is "run: output order per task is kept" "$(seq 1 200 | xargs)" bash -c 'flux run seq 1 200 | xargs'
+output_is "run --label-io --output: the shell labels the file" "$(printf '0: hi\n1: hi')" \
+    bash -c 'flux run -n2 --label-io --output=labeled.out echo hi >/dev/null 2>&1; sort labeled.out'
+output_is "run --error alone: stdout still comes back" "o" \
+    bash -c 'flux run --error=err.only sh -c "echo o; echo e >&2" 2>/dev/null'
+output_is "...and stderr is in the file" "e" cat err.only
+output_has "run: a missing command ends the job with an exec exception" \
+    'exception type="exec" severity=0 .*task 0: start failed: nosuchcmd' \
+    bash -c 'flux run nosuchcmd >/dev/null 2>&1; flux job eventlog $(flux job last)'
+# Output streams while the job runs: the first line is here long before the job ends.
+output_is "run: output is streamed live" "early" \
+    bash -c 'flux run sh -c "echo early; sleep 2; echo late" | { read -r l; echo "$l"; flux job wait-event -t 0.5 $(flux job last) finish >/dev/null 2>&1 && echo "job already over"; cat >/dev/null; }'
+output_has "run -c2: a slot of two cores" '"core":"0-1"' \
+    bash -c 'flux run -c2 true && flux job info $(flux job last) R'
+output_has "--dry-run -c2: the slot asks for 2 cores" '"with":\[\{"count":2,"type":"core"\}\]' flux run --dry-run -c2 true
+output_has "--dry-run -o: a shell option" '"shell":\{"options":\{"cpu-affinity":"off"' \
+    flux run --dry-run -o cpu-affinity=off true
+output_has "--dry-run -S: a system attribute" '"system":\{.*"mykey":"myval"' flux run --dry-run -S mykey=myval true
+output_has "--dry-run --setattr=user.x: a user attribute" '"user":\{"x":1\}' flux run --dry-run --setattr=user.x=1 true
+output_has "ids are f58 with ƒ under a UTF-8 locale" '^ƒ' env -u FLUX_F58_FORCE_ASCII LC_ALL=C.UTF-8 flux submit true
+output_has "...and f otherwise" '^f[1-9A-HJ-NP-Za-km-z]+$' env -u FLUX_F58_FORCE_ASCII LC_ALL=C flux submit true
 output_has "run -n1: tasks are bound to the allocated core" 'Cpus_allowed_list:[[:space:]]+[0-9]+$' \
     flux run grep Cpus_allowed_list /proc/self/status
 
@@ -82,6 +102,22 @@ ok "cancel a pending job" flux cancel -m "not needed" "$pend"
 output_has "pending job canceled with the message" 'note="not needed"' \
     bash -c "flux job wait-event -t 10 $pend clean >/dev/null; flux job eventlog $pend"
 exit_code 1 "urgency out of range is refused" flux job urgency "$pend" 40
+blocker=$(flux submit -c2 sleep 300)
+flux job wait-event -t 30 "$blocker" start >/dev/null
+held=$(flux submit true)
+ok "urgency hold" flux job urgency "$held" hold
+output_is "a held job's INFO is held" "held" flux jobs -n -o '{contextual_info}' "$held"
+waiting=$(flux submit true)
+wait_until "a job waiting for cores says so in INFO" 10 \
+    bash -c "flux jobs -n -o '{contextual_info}' $waiting | grep -qx 'insufficient resources'"
+ok "urgency default releases it" flux job urgency "$held" default
+ok "cancel the blocker" flux cancel "$blocker"
+ok "the released job then runs" flux job wait-event -t 30 "$held" clean
+ok "...and so does the waiting one" flux job wait-event -t 30 "$waiting" clean
+output_is "flux jobs: a canceled job shows CA" "CA" flux jobs -n -o '{status_abbrev}' "$blocker"
+to=$(flux submit -t 0.5s sleep 30)
+flux job wait-event -t 30 "$to" clean >/dev/null
+output_is "flux jobs: a timed-out job shows TO" "TO" flux jobs -n -o '{status_abbrev}' "$to"
 exit_code 1 "cancel an unknown job" flux cancel f1
 
 # dependencies
@@ -101,6 +137,17 @@ exit_code 1 "unsatisfiable: submit fails" flux submit -N 2 true
 exit_code 1 "-n 0 is refused" flux run -n 0 true
 exit_code 1 "unknown option is refused" flux run --no-such-option true
 exit_code 1 "bad time limit is refused" flux run -t 5x true
+exit_code 1 "-n -1 is refused" flux run -n -1 true
+exit_code 1 "-N 0 is refused" flux run -N 0 true
+output_is "submit --quiet prints nothing" "" flux submit --quiet true
+exit_code 3 "submit --wait exits with the job's code" flux submit --wait sh -c 'exit 3'
+output_is "submit --watch shows the output" "watched" bash -c 'flux submit --watch echo watched 2>/dev/null | grep -v "^f"'
+output_has "submit --progress draws a bar with jobs/s" '\[#+\] 3/3 jobs [0-9.]+ job/s' \
+    bash -c 'flux submit --progress --cc=1-3 true 2>&1 >/dev/null'
+output_has "flux jobs -A -a lists every user's jobs" "^$(id -un)\$" flux jobs -A -a -n -o '{username}'
+output_is "flux jobs -u nobody: none of theirs" "" flux jobs -a -u nobody -n
+output_is "flux jobs --since: nothing inactive since a minute ahead" "" \
+    bash -c 'flux jobs -n --since=$(( $(date +%s) + 60 )) -o "{id}"'
 # job-manager.submit: a JSON header, a newline, then the jobspec texts raw.
 rpc() { "$FLUX_BUILD_DIR/t/tools/rpc" "$@"; }
 output_has "a submit batch without its newline gets EPROTO" '^71: .*no newline after the header' \
