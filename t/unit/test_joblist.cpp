@@ -630,18 +630,15 @@ TEST(FluxJobs, ContextualInfoAndTime)
     EXPECT_EQ(job_contextual_info(info({{"state", 8}, {"urgency", 0}, {"priority", 0}}), NOW), "held");
     EXPECT_EQ(job_contextual_info(info({{"state", 8}, {"urgency", 16}, {"priority", 0}}), NOW), "priority-hold");
     EXPECT_EQ(job_contextual_info(info({{"state", 8}, {"urgency", 16}, {"priority", 16}}), NOW), "");
-    EXPECT_EQ(job_contextual_info(info({{"state", 8},
-                                        {"urgency", 16},
-                                        {"priority", 16},
-                                        {"annotations", {{"sched", {{"reason_pending", "insufficient resources"}}}}}}),
-                                  NOW),
-              "insufficient resources");
-    EXPECT_EQ(job_contextual_info(info({{"state", 8},
-                                        {"urgency", 0},
-                                        {"priority", 0},
-                                        {"annotations", {{"sched", {{"reason_pending", "insufficient resources"}}}}}}),
-                                  NOW),
-              "held");
+    // The scheduler's reason for a pending job, unless it is held.
+    auto blocked = [](int urgency) {
+        return info({{"state", 8},
+                     {"urgency", urgency},
+                     {"priority", urgency},
+                     {"annotations", {{"sched", {{"reason_pending", "insufficient resources"}}}}}});
+    };
+    EXPECT_EQ(job_contextual_info(blocked(16), NOW), "insufficient resources");
+    EXPECT_EQ(job_contextual_info(blocked(0), NOW), "held");
     EXPECT_EQ(job_contextual_info(
                   info({{"state", 8}, {"urgency", 16}, {"annotations", {{"sched", {{"t_estimate", NOW + 90}}}}}}), NOW),
               "eta:1.5m");
