@@ -210,4 +210,21 @@ ok "queue start" flux queue start
 ok "it runs once started" flux job wait-event -t 30 "$id" clean
 ok "queue idle" flux queue idle -t 30
 
+# A task that ignores SIGTERM is killed after [exec] kill-timeout.
+output_is "cancel escalates to SIGKILL after the kill timeout" "137" \
+    flux start --conf=exec.kill-timeout=0.5 bash -c 'id=$(flux submit sh -c "trap \"\" TERM; echo ready; sleep 30")
+        flux job wait-event -t 10 -p output $id data >/dev/null && flux cancel $id
+        flux job attach $id >/dev/null 2>&1; echo $?'
+
+# What the job manager stores outlives the instance: another instance on the
+# same statedir lists the job and replays its eventlog and output.
+sd=$(mktemp -d)
+id=$(flux start -Sstatedir="$sd" flux submit --wait echo persisted)
+output_is "a restart on the same statedir replays a job's output" "persisted" \
+    flux start -Sstatedir="$sd" flux job attach "$id"
+output_is "...lists it as completed" "$id CD" flux start -Sstatedir="$sd" flux jobs -a -n -o '{id} {status_abbrev}'
+output_has "...and has its eventlog" ' clean$' flux start -Sstatedir="$sd" flux job eventlog "$id"
+new=$(flux start -Sstatedir="$sd" flux submit --wait true)
+ok "...and a new job's id is larger than the old one's" test "$(flux job id "$new")" -gt "$(flux job id "$id")"
+
 done_testing
