@@ -423,6 +423,41 @@ TEST(JobState, Names)
     EXPECT_FALSE(parse_job_state("RUNNING"));
 }
 
+TEST(JobState, TransitionsOfTheJobManager)
+{
+    using S = flux::JobState;
+    using flux::job_state_after;
+    // A job's life: each event moves it on.
+    S s = S::NEW;
+    for (auto [event, next] : std::initializer_list<std::pair<const char*, S>>{{"submit", S::NEW},
+                                                                               {"validate", S::DEPEND},
+                                                                               {"depend", S::PRIORITY},
+                                                                               {"priority", S::SCHED},
+                                                                               {"alloc", S::RUN},
+                                                                               {"start", S::RUN},
+                                                                               {"finish", S::CLEANUP},
+                                                                               {"release", S::CLEANUP},
+                                                                               {"free", S::CLEANUP},
+                                                                               {"clean", S::INACTIVE}}) {
+        s = job_state_after(s, event);
+        EXPECT_EQ(s, next) << event;
+    }
+    // A new priority while scheduled does not move the job back.
+    EXPECT_EQ(job_state_after(S::SCHED, "priority"), S::SCHED);
+    EXPECT_EQ(job_state_after(S::RUN, "priority"), S::RUN);
+    // A fatal exception ends any job not yet cleaning up; others do not.
+    for (S from : {S::DEPEND, S::PRIORITY, S::SCHED, S::RUN})
+        EXPECT_EQ(job_state_after(from, "exception", true), S::CLEANUP);
+    EXPECT_EQ(job_state_after(S::RUN, "exception", false), S::RUN);
+    EXPECT_EQ(job_state_after(S::CLEANUP, "exception", true), S::CLEANUP);
+    EXPECT_EQ(job_state_after(S::INACTIVE, "exception", true), S::INACTIVE);
+    // finish only ends a running job (after a fatal exception it is already
+    // cleaning up); unknown events change nothing.
+    EXPECT_EQ(job_state_after(S::CLEANUP, "finish"), S::CLEANUP);
+    EXPECT_EQ(job_state_after(S::SCHED, "urgency"), S::SCHED);
+    EXPECT_EQ(job_state_after(S::RUN, "memo"), S::RUN);
+}
+
 TEST(JobState, Results)
 {
     const std::tuple<JobResult, const char*, const char*> results[] = {

@@ -77,6 +77,25 @@ const Names* find(const std::array<Names, N>& table, std::string_view s)
 
 }  // namespace
 
+JobState job_state_after(JobState state, std::string_view event, bool fatal)
+{
+    if (event == "validate")
+        return JobState::DEPEND;
+    if (event == "depend")
+        return JobState::PRIORITY;
+    if (event == "priority" && state == JobState::PRIORITY)
+        return JobState::SCHED;
+    if (event == "alloc")
+        return JobState::RUN;
+    if (event == "finish" && state == JobState::RUN)
+        return JobState::CLEANUP;
+    if (event == "exception" && fatal && state != JobState::INACTIVE && state != JobState::CLEANUP)
+        return JobState::CLEANUP;
+    if (event == "clean")
+        return JobState::INACTIVE;
+    return state;
+}
+
 std::string_view job_state_name(JobState state, NameForm form)
 {
     return name_of(state_names, static_cast<std::uint32_t>(state), form);

@@ -32,20 +32,7 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
         h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
 
     State prev = job.state;
-    if (name == "validate")
-        job.state = State::DEPEND;
-    else if (name == "depend")
-        job.state = State::PRIORITY;
-    else if (name == "priority" && job.state == State::PRIORITY)
-        job.state = State::SCHED;
-    else if (name == "alloc")
-        job.state = State::RUN;
-    else if (name == "finish" && job.state == State::RUN)
-        job.state = State::CLEANUP;
-    else if (name == "exception" && job.fatal && job.state != State::INACTIVE && job.state != State::CLEANUP)
-        job.state = State::CLEANUP;
-    else if (name == "clean")
-        job.state = State::INACTIVE;
+    job.state = job_state_after(job.state, name, job.fatal);
 
     // Journal: {"id":..,"entry":..} plus documents readers need once.
     std::string extra;
