@@ -227,4 +227,22 @@ output_has "...and has its eventlog" ' clean$' flux start -Sstatedir="$sd" flux 
 new=$(flux start -Sstatedir="$sd" flux submit --wait true)
 ok "...and a new job's id is larger than the old one's" test "$(flux job id "$new")" -gt "$(flux job id "$id")"
 
+# A job store that cannot commit (its disk is full): no submission is
+# acknowledged that was not stored, and submission is disabled with the
+# reason. A 256 KiB tmpfs as the statedir fills after a few jobs.
+full=$(mktemp -d)
+ok "mount a 256 KiB tmpfs for a statedir" mount -t tmpfs -o size=256k tmpfs "$full"
+flux start -Sstatedir="$full" bash -c 'n=0
+    while flux submit --urgency=0 true >/dev/null 2>submit.err; do n=$((n + 1)); [ $n -ge 5000 ] && break; done
+    echo $n >acked; flux queue status >queue.status; flux submit true 2>after.err' >/dev/null 2>&1
+ok "the disk filled before 5000 jobs" test "$(cat acked)" -lt 5000
+output_has "the submission that could not be stored is refused, saying why" \
+    'the job store failed: job store: COMMIT: database or disk is full' cat submit.err
+output_has "submission is then disabled with that reason" \
+    'Job submission is disabled: the job store failed' cat queue.status
+output_has "...and later submissions are refused" 'job submission is disabled' cat after.err
+output_is "every acknowledged job is in the store" "$(cat acked)" \
+    flux start -Sstatedir="$full" bash -c 'flux jobs -a -n | wc -l'
+umount "$full"
+
 done_testing

@@ -76,7 +76,8 @@ void JobManager::flush()
     if (outbox_.empty() && after_commit_.empty() && reap_.empty() && !db_->dirty())
         return;
     if (auto r = db_->commit(); !r)
-        h_.log(2, r.error().message());
+        store_failed(r.error().message());
+    uncommitted_.clear();
     for (JobId id : reap_)
         jobs_.erase(id);
     reaped_since_trim_ += reap_.size();
@@ -95,6 +96,31 @@ void JobManager::flush()
     after_commit_.clear();
     for (auto& a : actions)
         a();
+}
+
+// A commit failed (a full or broken disk): what it held is lost, so nothing
+// it held may be acknowledged. Submissions in it are refused (the jobs are
+// ended with an exception) and further submissions are disabled until an
+// administrator enables them again (flux queue enable). Jobs already stored
+// go on; their later events may be lost as well, which the log says.
+void JobManager::store_failed(const std::string& why)
+{
+    h_.log(2, fmt::format("{}; job submission is disabled", why));
+    queue_enabled_ = false;
+    queue_disable_reason_ = "the job store failed: " + why;
+    for (auto& msg : outbox_)
+        if (msg.is_response() && msg.errnum() == 0 && msg.topic == "job-manager.submit") {
+            msg.aux1 = EIO;
+            msg.set_payload(queue_disable_reason_);
+        }
+    auto lost = std::move(uncommitted_);
+    uncommitted_.clear();
+    for (JobId id : lost)
+        if (Job* job = find(id))
+            fatal_exception(*job, "store", queue_disable_reason_, 0);
+    // Those exceptions were written to a new transaction: try once more.
+    if (auto r = db_->commit(); !r)
+        h_.log(2, r.error().message());
 }
 
 // job-manager.getinfo -> {max_jobid}

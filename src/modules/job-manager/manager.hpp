@@ -65,6 +65,7 @@ public:
     /// Commit the store, then send everything queued. Runs before the
     /// reactor blocks.
     void flush();
+    void store_failed(const std::string& why);
 
 private:
     friend struct Access;
@@ -112,6 +113,7 @@ private:
     std::unique_ptr<JobDb> db_;
     WatcherPtr prepare_;
     std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;  // active jobs
+    std::vector<JobId> uncommitted_;                        // jobs submitted since the last commit
     std::vector<Message> outbox_;
     std::vector<JobId> reap_;
     std::vector<std::function<void()>>

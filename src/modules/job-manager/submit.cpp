@@ -114,6 +114,7 @@ void JobManager::submit(const Message& m)
         if (job->id > max_id_)
             max_id_ = job->id;
         Job& ref = *job;
+        uncommitted_.push_back(ref.id);
         jobs_.emplace(job->id, std::move(job));
         nactive_++;
         ojson ctx{{"userid", ref.userid}, {"urgency", ref.urgency}, {"flags", ref.flags}, {"version", 1}};
