@@ -16,6 +16,7 @@
 #include <flux/clock.hpp>
 #include <flux/idset.hpp>
 #include <flux/jobid.hpp>
+#include <flux/jobstate.hpp>
 
 #include "attach.hpp"
 #include "commands.hpp"
@@ -98,10 +99,84 @@ std::string submit_payload(const json& jobspec, int urgency, int flags)
                                                                                    json::error_handler_t::replace);
 }
 
+// --wait --progress: every job's eventlog is watched at once and a line
+// counts them as flux-core's does, "PD:n R:n CD:n F:n [bar] done/total
+// elapsed", until all are inactive. A job has failed when it finished with
+// a nonzero status or had a fatal exception.
+void completion_progress(Handle& h, const std::vector<JobId>& ids)
+{
+    struct Track {
+        JobState state = JobState::NEW;
+        bool failed = false;
+    };
+    std::vector<Track> jobs(ids.size());
+    std::vector<Future> watches;
+    watches.reserve(ids.size());
+    std::size_t inactive = 0;
+    double t0 = monotonic_time(), last_draw = 0;
+    auto draw = [&](bool final) {
+        double now = monotonic_time();
+        if (!final && now - last_draw < 0.1)
+            return;
+        last_draw = now;
+        std::size_t pd = 0, r = 0, cd = 0, f = 0;
+        for (const auto& j : jobs) {
+            if (j.state == JobState::INACTIVE)
+                (j.failed ? f : cd)++;
+            else if ((static_cast<std::uint32_t>(j.state) & job_state_running) != 0)
+                r++;
+            else
+                pd++;
+        }
+        std::size_t width = 30, fill = ids.empty() ? width : inactive * width / ids.size();
+        fmt::print(stderr, "\rPD:{:<5} R:{:<5} CD:{:<5} F:{:<5} [{}{}] {}/{} {:.1f}s", pd, r, cd, f,
+                   std::string(fill, '#'), std::string(width - fill, '.'), inactive, ids.size(), now - t0);
+        if (final)
+            fmt::print(stderr, "\n");
+    };
+    for (std::size_t i = 0; i < ids.size(); i++) {
+        Future fut = h.rpc("job-info.eventlog-watch", json{{"id", ids[i]}, {"path", "eventlog"}}.dump(), NODEID_ANY,
+                           msgflag::streaming);
+        fut.then([&, i](Future& f) {
+            auto r = f.get();
+            f.reset();
+            Track& t = jobs[i];
+            if (!r) {  // ENODATA: the eventlog is complete (or the job is gone)
+                if (t.state != JobState::INACTIVE) {
+                    t.state = JobState::INACTIVE;
+                    inactive++;
+                }
+            } else {
+                try {
+                    auto e = json::parse(r->payload).at("event");
+                    std::string name = e.at("name").get<std::string>();
+                    const json& ctx = e.contains("context") ? e["context"] : json::object();
+                    bool fatal = name == "exception" && ctx.value("severity", 1) == 0;
+                    if (fatal || (name == "finish" && ctx.value("status", 0) != 0))
+                        t.failed = true;
+                    JobState next = job_state_after(t.state, name, fatal);
+                    if (next == JobState::INACTIVE && t.state != JobState::INACTIVE)
+                        inactive++;
+                    t.state = next;
+                } catch (const std::exception&) {
+                }
+            }
+            draw(inactive == ids.size());
+            if (inactive == ids.size())
+                h.reactor().stop();
+        });
+        watches.push_back(std::move(fut));
+    }
+    if (!ids.empty())
+        h.reactor().run();
+}
+
 // After submitting: --wait / --watch follow each job; exit code is the
 // largest of the jobs'.
-int follow(Handle& h, const std::vector<JobId>& ids, bool watch)
+int follow(Handle& h, const std::vector<JobId>& ids, bool watch, bool progress = false)
 {
+    if (progress && !watch)
+        completion_progress(h, ids);
     int rc = 0;
     for (JobId id : ids) {
         AttachOptions ao;
@@ -195,7 +270,7 @@ int submit(int argc, char** argv)
     fputs(out.c_str(), stdout);
     fflush(stdout);
     if ((wait || watch) && !ids.empty())
-        rc = std::max(rc, follow(*h, ids, watch));
+        rc = std::max(rc, follow(*h, ids, watch, progress));
     return rc;
 }
 
@@ -423,7 +498,7 @@ int bulksubmit(int argc, char** argv)
     }
     fflush(stdout);
     if ((wait || watch) && !ids.empty())
-        rc = std::max(rc, follow(*h, ids, watch));
+        rc = std::max(rc, follow(*h, ids, watch, progress));
     return rc;
 }
 

@@ -144,6 +144,9 @@ exit_code 3 "submit --wait exits with the job's code" flux submit --wait sh -c '
 output_is "submit --watch shows the output" "watched" bash -c 'flux submit --watch echo watched 2>/dev/null | grep -v "^f"'
 output_has "submit --progress draws a bar with jobs/s" '\[#+\] 3/3 jobs [0-9.]+ job/s' \
     bash -c 'flux submit --progress --cc=1-3 true 2>&1 >/dev/null'
+output_has "submit --wait --progress counts jobs as they end (PD R CD F)" \
+    'PD:0 +R:0 +CD:3 +F:1 +\[#+\] 4/4' \
+    bash -c 'flux submit --cc=1-4 --wait --progress --quiet sh -c "exit \$((FLUX_JOB_CC == 4))" 2>&1 | tr "\r" "\n"'
 output_has "flux jobs -A -a lists every user's jobs" "^$(id -un)\$" flux jobs -A -a -n -o '{username}'
 output_is "flux jobs -u nobody: none of theirs" "" flux jobs -a -u nobody -n
 output_is "flux jobs --since: nothing inactive since a minute ahead" "" \
