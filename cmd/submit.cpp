@@ -112,7 +112,7 @@ void completion_progress(Handle& h, const std::vector<JobId>& ids)
     std::vector<Track> jobs(ids.size());
     std::vector<Future> watches;
     watches.reserve(ids.size());
-    std::size_t inactive = 0;
+    std::size_t inactive = 0, ended = 0;
     double t0 = monotonic_time(), last_draw = 0;
     auto draw = [&](bool final) {
         double now = monotonic_time();
@@ -142,6 +142,7 @@ void completion_progress(Handle& h, const std::vector<JobId>& ids)
             f.reset();
             Track& t = jobs[i];
             if (!r) {  // ENODATA: the eventlog is complete (or the job is gone)
+                ended++;
                 if (t.state != JobState::INACTIVE) {
                     t.state = JobState::INACTIVE;
                     inactive++;
@@ -161,8 +162,10 @@ void completion_progress(Handle& h, const std::vector<JobId>& ids)
                 } catch (const std::exception&) {
                 }
             }
-            draw(inactive == ids.size());
-            if (inactive == ids.size())
+            // Every stream must end before we return: the callbacks hold
+            // references to this function's locals.
+            draw(ended == ids.size());
+            if (ended == ids.size())
                 h.reactor().stop();
         });
         watches.push_back(std::move(fut));

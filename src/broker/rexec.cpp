@@ -386,6 +386,8 @@ void Rexec::exited(Proc& p, int status)
 void Rexec::never_started(Proc& p, int errnum, const std::string& text)
 {
     broker_.respond_error(p.req, errnum, text);
+    if (p.conn)
+        broker_.local_server().drop(p.conn);
     for (int fd : {p.out_fd, p.err_fd, p.in_fd})
         if (fd >= 0)
             close(fd);

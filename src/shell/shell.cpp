@@ -156,7 +156,8 @@ private:
     int file_fd_[2] = {-1, -1};  // stdout/stderr redirected to files
     bool label_[2] = {false, false};
     bool done_ = false;
-    bool raised_ = false;  // an exception was raised on the job
+    bool raised_ = false;   // an exception was raised on the job
+    bool init_ok_ = false;  // init() succeeded: there are tasks to report on
     int exit_code_ = 0;
     bool pmi_debug_ = getenv("FLUX_PMI_DEBUG") != nullptr;
     // Standard input: /dev/null, a file (input.stdin type "file"), or the
@@ -799,11 +800,13 @@ void Shell::check_done()
         exit_code_ = std::max(exit_code_, job::exit_code(t.status));
     // Tell job-exec now (after our output, on the same connection): the
     // job can finish without waiting for this process to be torn down,
-    // reaped by its parent and reported through the broker.
-    (void)h_.send(
-        Message::request("job-exec.shell-exit",
-                         fmt::format(R"({{"id":{},"rank":{},"status":{}}})", id_, rank_, W_EXITCODE(exit_code_, 0)),
-                         NODEID_ANY, msgflag::noresponse));
+    // reaped by its parent and reported through the broker. Not when init
+    // failed: there are no tasks, and our exit status (1) says so.
+    if (init_ok_)
+        (void)h_.send(
+            Message::request("job-exec.shell-exit",
+                             fmt::format(R"({{"id":{},"rank":{},"status":{}}})", id_, rank_, W_EXITCODE(exit_code_, 0)),
+                             NODEID_ANY, msgflag::noresponse));
     h_.reactor().stop();
 }
 
@@ -839,6 +842,7 @@ int Shell::run()
         cleanup();
         return 1;
     }
+    init_ok_ = true;
     prepare_ = h_.reactor().prepare([this] { flush_output(); });
     start_tasks();
     if (stdin_type_ == "log")

@@ -157,6 +157,14 @@ output_is "a jobspec too large for the zygote: the broker spawns the shell" "sam
 output_is "FLUX_EXEC_NO_ZYGOTE: shells are spawned, no zygote" "ok 0" \
     env -u FLUX_URI FLUX_EXEC_NO_ZYGOTE=1 flux start bash -c \
     'echo $(flux run echo ok) $(ps -o args= --ppid $(flux getattr broker.pid) | grep -c "^[^ ]*/flux-shell --zygote")'
+# A shell that cannot set up its job (here: an output file it cannot
+# open) fails the job, whether forked by the zygote or spawned.
+for how in zygote spawned; do
+    env=""; [ $how = spawned ] && env="FLUX_EXEC_NO_ZYGOTE=1"
+    output_is "$how shell whose setup fails: the job fails with exit code 1" "1 F" \
+        env -u FLUX_URI $env flux start bash -c \
+        'flux run --output=/nonexistent/dir/out true 2>/dev/null; echo $? $(flux jobs -a -n -o "{status_abbrev}")'
+done
 # A shell named by FLUX_SHELL_PATH is started as `SHELL JOBID` (no
 # --rank=N, that is for our own shell): flux-shell behind a wrapper then asks
 # its broker for its rank, and a job on both brokers still runs.

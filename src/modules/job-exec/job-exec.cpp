@@ -272,7 +272,9 @@ void Exec::shell_done(Job& job, std::size_t i, int status)
 void Exec::signal_all(Job& job, int signum)
 {
     for (const auto& sh : job.shells) {
-        if (!sh.started || sh.done)
+        // A shell that said it is exiting may still be tearing down, its
+        // process group with it: it is signaled until its stream ends.
+        if (!sh.started || sh.ended)
             continue;
         Future f = h_.rpc("rexec.kill", json{{"pid", sh.pid}, {"signum", signum}}.dump(), sh.rank);
         f.then([](Future& fut) { (void)fut.get(); });
@@ -295,11 +297,11 @@ void Exec::arm_escalation(Job& job)
 void Exec::kill(const Message& m)
 {
     auto req = json::parse(m.payload);
-    Job* job = running(req.at("id").get<JobId>());
+    Job* job = find(req.at("id").get<JobId>());
     int signum = req.value("signum", SIGTERM);
     if (job) {
         signal_all(*job, signum);
-        if (signum == SIGTERM)
+        if (signum == SIGTERM && !job->over)
             arm_escalation(*job);
     }
     if (!m.has_flag(msgflag::noresponse))

@@ -28,8 +28,9 @@ void JobManager::post_text(Job& job, const std::string& name, const std::string&
     std::string entry = context_text.empty() ? fmt::format(R"({{"timestamp":{:.6f},"name":"{}"}})", wall_time(), name)
                                              : fmt::format(R"({{"timestamp":{:.6f},"name":"{}","context":{}}})",
                                                            wall_time(), name, context_text);
-    if (auto r = db_->append(job.id, Log::eventlog, job.next_seq[static_cast<int>(Log::eventlog)]++, entry); !r)
-        h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
+    if (!job.unstored)
+        if (auto r = db_->append(job.id, Log::eventlog, job.next_seq[static_cast<int>(Log::eventlog)]++, entry); !r)
+            h_.log(3, fmt::format("job {}: {}", job.id, r.error().message()));
 
     State prev = job.state;
     job.state = job_state_after(job.state, name, job.fatal);
@@ -144,8 +145,9 @@ void JobManager::enter_inactive(Job& job)
 {
     JobResult result = result_of(job);
     results_[job.id] = result;
-    if (auto r = db_->set_inactive(job.id, true); !r)
-        h_.log(3, r.error().message());
+    if (!job.unstored)
+        if (auto r = db_->set_inactive(job.id, true); !r)
+            h_.log(3, r.error().message());
 
     // End every watch on this job: nothing more will be appended.
     if (auto it = watches_.find(job.id); it != watches_.end()) {

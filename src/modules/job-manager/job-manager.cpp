@@ -116,8 +116,10 @@ void JobManager::store_failed(const std::string& why)
     auto lost = std::move(uncommitted_);
     uncommitted_.clear();
     for (JobId id : lost)
-        if (Job* job = find(id))
+        if (Job* job = find(id)) {
+            job->unstored = true;  // its rows were rolled back: its end is not stored either
             fatal_exception(*job, "store", queue_disable_reason_, 0);
+        }
     // Those exceptions were written to a new transaction: try once more.
     if (auto r = db_->commit(); !r)
         h_.log(2, r.error().message());

@@ -61,7 +61,8 @@ struct Job {
     bool exec_killing = false;  ///< exec raised the exception and stops the job itself
     int wait_status = -1;
 
-    bool fatal = false;  ///< a severity-0 exception was raised
+    bool fatal = false;     ///< a severity-0 exception was raised
+    bool unstored = false;  ///< its submission was lost with a failed commit: keep it out of the store
     std::string fatal_type;
     std::string fatal_note;
 
