@@ -44,10 +44,10 @@ enum class NameForm {
 
 /// The state a job enters when `event` is appended to its eventlog in state
 /// `state` (RFC 21): validate -> DEPEND, depend -> PRIORITY, priority (in
-/// PRIORITY) -> SCHED, alloc -> RUN, finish (in RUN) -> CLEANUP, a fatal
-/// (severity 0) exception before CLEANUP -> CLEANUP, clean -> INACTIVE. Any
-/// other event leaves the state as it is. `fatal`: the event is an exception
-/// of severity 0.
+/// PRIORITY) -> SCHED, flux-restart (in SCHED) -> PRIORITY, alloc -> RUN,
+/// finish (in RUN) -> CLEANUP, a fatal (severity 0) exception before
+/// CLEANUP -> CLEANUP, clean -> INACTIVE. Any other event leaves the state
+/// as it is. `fatal`: the event is an exception of severity 0.
 JobState job_state_after(JobState state, std::string_view event, bool fatal = false);
 
 /// Name of `state`; "(unknown)" or "?" for a value that is not a state.

@@ -145,7 +145,9 @@ Result<void> Broker::setup_attrs()
         {"broker.shutdown-timeout", "30"},
         {"tbon.keepalive_period", "1"},
         {"tbon.lost_timeout", "5"},
-        {"broker.modules", "resource,job-manager@0,job-ingest@0,sched-simple@0,job-exec@0,job-list@0"},
+        // The scheduler after job-exec, as flux-core's rc1: jobs a restart
+        // takes up from the store are allocated as soon as it says hello.
+        {"broker.modules", "resource,job-manager@0,job-ingest@0,job-exec@0,sched-simple@0,job-list@0"},
     };
     for (const auto& [k, v] : defaults)
         if (!attrs_.get(k))
@@ -572,6 +574,39 @@ void Broker::begin_shutdown(const std::string& why, int exit_code)
         });
     }
     set_state(State::cleanup);
+    if (rank_ == 0 && services_.contains("job-manager")) {
+        // As flux-core's rc3: start no more jobs, cancel those running and
+        // wait for them to end, so that their ends are stored and pending
+        // jobs are kept for the next start. The children stay up meanwhile:
+        // the jobs' shells run there.
+        peers_[self_.id] = &self_;
+        self_.on_response = [this](const Message& r) {
+            if (r.errnum() != 0)
+                log(4, fmt::format("shutdown: job-manager.quiesce: {}", r.error_text()));
+            shutdown_children();
+        };
+        quiesce_timer_ = reactor_.timer(shutdown_timeout_, 0, [this] {
+            log(3, "shutdown: timed out waiting for running jobs to end");
+            reactor_.defer([this] { shutdown_children(); });
+        });
+        Message req = Message::request("job-manager.quiesce", "{}");
+        req.userid = owner_;
+        req.rolemask = role::owner;
+        req.route.push_back(self_.id);
+        req.has_route = true;
+        route_request(std::move(req), &self_);
+        return;
+    }
+    shutdown_children();
+}
+
+void Broker::shutdown_children()
+{
+    if (state_ != State::cleanup)
+        return;
+    quiesce_timer_.reset();
+    self_.on_response = nullptr;
+    peers_.erase(self_.id);
     set_state(State::shutdown);
     shutdown_timer_ = reactor_.timer(shutdown_timeout_, 0, [this] {
         log(3, "shutdown: timed out waiting for children");

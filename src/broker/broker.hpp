@@ -108,6 +108,7 @@ private:
     void deliver(Peer* to, Message&& m);
     void deliver_builtin(Message&& m);
     void start_initial_program();
+    void shutdown_children();
     void finish_shutdown();
     void do_finish_shutdown();
     Result<void> setup_attrs();
@@ -166,8 +167,22 @@ private:
     std::unique_ptr<LocalServer> local_;
     std::unique_ptr<ModuleHost> modules_;
     std::unique_ptr<Rexec> rexec_;
-    std::unique_ptr<Handle> parent_;                   // the enclosing instance, while we start as its job
-    uint64_t jobid_ = 0;                               // our job's id there
+    std::unique_ptr<Handle> parent_;  // the enclosing instance, while we start as its job
+    uint64_t jobid_ = 0;              // our job's id there
+    // The broker's own requests (job-manager.quiesce at shutdown) come
+    // from this peer, and their responses go to its callback.
+    struct SelfPeer final : Peer {
+        SelfPeer() : Peer(Kind::self, "~broker") {}
+        void send(Message&& m) override
+        {
+            auto cb = std::move(on_response);
+            on_response = nullptr;
+            if (m.is_response() && cb)
+                cb(m);
+        }
+        std::function<void(const Message&)> on_response;
+    };
+    SelfPeer self_;
     std::unordered_map<std::string, Peer*> peers_;     // route hop id -> peer
     std::unordered_map<std::string, Peer*> services_;  // service -> peer (nullptr = built in)
     std::vector<Message> dmesg_followers_;
@@ -179,6 +194,7 @@ private:
     WatcherPtr initial_w_;
     WatcherPtr sigint_w_, sigterm_w_;
     TimerPtr shutdown_timer_;
+    TimerPtr quiesce_timer_;
     TimerPtr initial_kill_timer_;
     bool children_gone_ = false;
     bool finish_scheduled_ = false;

@@ -230,6 +230,66 @@ output_has "...and has its eventlog" ' clean$' flux start -Sstatedir="$sd" flux 
 new=$(flux start -Sstatedir="$sd" flux submit --wait true)
 ok "...and a new job's id is larger than the old one's" test "$(flux job id "$new")" -gt "$(flux job id "$id")"
 
+# Active jobs outlive it as well. At shutdown, as flux-core's rc3, running
+# jobs are canceled and their ends stored; pending ones stay, and the next
+# instance on the statedir queues them again (RFC 21 flux-restart).
+sd=$(mktemp -d)
+flux start -Sstatedir="$sd" bash -c '
+    run=$(flux submit sleep 300); flux job wait-event -t 30 $run start >/dev/null
+    held=$(flux submit --urgency=0 echo held ran)
+    dep=$(flux submit --dependency=afterany:$run echo dep ran)
+    excl=$(flux submit -N1 --exclusive echo exclusive ran)
+    flux job wait-event -t 30 $excl priority >/dev/null
+    echo $run $held $dep $excl' >ids 2>/dev/null
+read -r run held dep excl <ids
+flux start -Sstatedir="$sd" bash -c "
+    flux job wait-event -t 30 $excl clean >/dev/null; flux job wait-event -t 30 $dep clean >/dev/null
+    flux jobs -a -n -o '{id} {status_abbrev}' >states
+    flux job eventlog $run >run.log; flux job eventlog $held >held.log
+    flux job attach $excl >excl.out; flux job attach $dep >dep.out
+    flux job urgency $held default; flux job attach $held >held.out" >/dev/null 2>&1
+output_has "a job running at shutdown is canceled" "^$run CA\$" cat states
+output_has "...saying why" 'exception type="cancel" severity=0 userid=[0-9]* note="the instance is shutting down"' \
+    cat run.log
+output_has "a job waiting for resources runs in the next instance" "^$excl CD\$" cat states
+output_is "...with its output" "exclusive ran" cat excl.out
+output_has "a job waiting on the canceled one runs (afterany)" "^$dep CD\$" cat states
+output_is "...with its output" "dep ran" cat dep.out
+output_has "a held job is still pending in the next instance" "^$held S\$" cat states
+output_has "...queued again: flux-restart, then a new priority" '^[0-9.]* flux-restart$' cat held.log
+output_has "...then a new priority" '^[0-9.]* priority priority=0$' bash -c 'grep -A1 flux-restart held.log | tail -1'
+output_is "...and runs once released" "held ran" cat held.out
+
+# A broker that dies (SIGKILL) cannot end its jobs: the next instance fails
+# a job that was running and frees its resources.
+sd=$(mktemp -d)
+flux start -Sstatedir="$sd" bash -c '
+    id=$(flux submit -N1 --exclusive sleep 3001); flux job wait-event -t 30 $id start >/dev/null
+    echo $id >crash.id; kill -9 $(flux getattr broker.pid)' >/dev/null 2>&1
+crashed=$(cat crash.id)
+flux start -Sstatedir="$sd" bash -c "
+    flux job wait-event -t 30 $crashed clean >/dev/null
+    flux jobs -a -n -o '{id} {status_abbrev}' >crash.states; flux job eventlog $crashed >crash.log
+    flux run -N1 --exclusive echo node freed >crash.out" >/dev/null 2>&1
+output_is "a job running when its broker died has failed" "$crashed F" cat crash.states
+output_has "...saying why" 'exception type="exec" severity=0 userid=0 note="the job manager restarted while the job was running"' \
+    cat crash.log
+output_is "...and its node is free again" "node freed" cat crash.out
+ok "...and its tasks were killed" wait_gone "sleep 3001"
+
+# The job manager reloaded while a job runs: job-exec kills the job (its
+# end would reach nobody), the new job manager fails it from the store, and
+# the scheduler, asked for the handshake again, frees its resources.
+flux start bash -c '
+    id=$(flux submit -N1 --exclusive sleep 3002); flux job wait-event -t 30 $id start >/dev/null
+    flux module reload job-manager
+    flux job wait-event -t 30 $id clean >/dev/null; flux job eventlog $id >reload.log
+    flux run -N1 --exclusive echo node freed >reload.out' >/dev/null 2>&1
+output_has "a job running when the job manager was reloaded has failed" \
+    'exception type="exec" severity=0 userid=0 note="the job manager restarted while the job was running"' cat reload.log
+ok "...its tasks were killed" wait_gone "sleep 3002"
+output_is "...and its node runs the next job" "node freed" cat reload.out
+
 # A job store that cannot commit (its disk is full): no submission is
 # acknowledged that was not stored, and submission is disabled with the
 # reason. A 256 KiB tmpfs as the statedir fills after a few jobs.

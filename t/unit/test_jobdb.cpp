@@ -1,5 +1,6 @@
 // The job manager's SQLite store: what is written survives a reopen, R and
 // the active set are kept, and a store written by schema 1 is migrated.
+// Reading a job back from its stored eventlog (replay.hpp) at restart.
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -9,9 +10,13 @@
 #include <string>
 
 #include "modules/job-manager/jobdb.hpp"
+#include "modules/job-manager/replay.hpp"
 
+using flux::JobResult;
+using flux::JobState;
 using flux::jobmgr::JobDb;
 using flux::jobmgr::Log;
+using flux::jobmgr::replay_eventlog;
 using Ids = std::vector<std::uint64_t>;
 namespace fs = std::filesystem;
 
@@ -79,6 +84,22 @@ TEST_F(JobDbTest, InactiveJobsLeaveTheActiveSet)
     db.reset();
     db = open();
     EXPECT_EQ(*db->ids(true), (Ids{7, 9}));
+}
+
+TEST_F(JobDbTest, NextSeqFollowsTheLastEntryOfEachLog)
+{
+    auto db = open();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->add_job(3, 0, "{}"));
+    EXPECT_EQ(*db->next_seq(3, Log::eventlog), 0u);
+    for (std::uint32_t seq = 0; seq < 5; seq++)
+        ASSERT_TRUE(db->append(3, Log::eventlog, seq, "{}"));
+    ASSERT_TRUE(db->append(3, Log::output, 0, "{}"));
+    ASSERT_TRUE(db->commit());
+    EXPECT_EQ(*db->next_seq(3, Log::eventlog), 5u);
+    EXPECT_EQ(*db->next_seq(3, Log::output), 1u);
+    EXPECT_EQ(*db->next_seq(3, Log::exec), 0u);
+    EXPECT_EQ(*db->next_seq(4, Log::eventlog), 0u);
 }
 
 TEST_F(JobDbTest, MissingThingsAreENOENT)
@@ -152,3 +173,130 @@ TEST_F(JobDbTest, ASchema1StoreIsMigrated)
 }
 
 }  // namespace
+
+namespace {
+
+std::string ev(const char* name, const char* context = nullptr)
+{
+    std::string e = std::string(R"({"timestamp":1700000000.5,"name":")") + name + '"';
+    if (context)
+        e += std::string(R"(,"context":)") + context;
+    return e + "}";
+}
+
+const std::vector<std::string> submitted = {
+    ev("submit", R"({"userid":1001,"urgency":12,"flags":2,"version":1})"),
+    ev("validate"),
+};
+
+std::vector<std::string> with(std::vector<std::string> log, std::initializer_list<std::string> more)
+{
+    log.insert(log.end(), more);
+    return log;
+}
+
+}  // namespace
+
+TEST(Replay, AJobWaitingForResources)
+{
+    auto r = replay_eventlog(with(submitted, {ev("depend"), ev("priority", R"({"priority":12})"),
+                                              ev("urgency", R"({"userid":1001,"urgency":20})")}));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->state, JobState::SCHED);
+    EXPECT_EQ(r->userid, 1001u);
+    EXPECT_EQ(r->urgency, 20);
+    EXPECT_EQ(r->priority, 12u);
+    EXPECT_EQ(r->flags, 2);
+    EXPECT_DOUBLE_EQ(r->t_submit, 1700000000.5);
+    EXPECT_FALSE(r->allocated);
+    EXPECT_FALSE(r->fatal);
+}
+
+TEST(Replay, ARestartSendsAScheduledJobBackForAPriority)
+{
+    auto log = with(submitted, {ev("depend"), ev("priority", R"({"priority":16})"), ev("flux-restart")});
+    EXPECT_EQ(replay_eventlog(log)->state, JobState::PRIORITY);
+    log.push_back(ev("priority", R"({"priority":16})"));
+    EXPECT_EQ(replay_eventlog(log)->state, JobState::SCHED);
+}
+
+TEST(Replay, DependenciesNotYetRemovedAreKept)
+{
+    auto r = replay_eventlog(with(submitted, {ev("dependency-add", R"({"description":"afterok:f1"})"),
+                                              ev("dependency-add", R"({"description":"after:f2"})"),
+                                              ev("dependency-remove", R"({"description":"afterok:f1"})")}));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->state, JobState::DEPEND);
+    EXPECT_EQ(r->deps, std::vector<std::string>{"after:f2"});
+}
+
+TEST(Replay, AnAllocationIsHeldUntilFreed)
+{
+    auto running = with(submitted, {ev("depend"), ev("priority", R"({"priority":16})"), ev("alloc"), ev("start")});
+    auto r = replay_eventlog(running);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->state, JobState::RUN);
+    EXPECT_TRUE(r->allocated);
+    EXPECT_TRUE(r->started);
+    EXPECT_FALSE(r->finished);
+
+    auto cleaning =
+        with(running, {ev("finish", R"({"status":256})"), ev("release", R"({"ranks":"all","final":true})")});
+    r = replay_eventlog(cleaning);
+    EXPECT_EQ(r->state, JobState::CLEANUP);
+    EXPECT_TRUE(r->allocated);
+    EXPECT_EQ(r->wait_status, 256);
+
+    r = replay_eventlog(with(cleaning, {ev("free"), ev("clean")}));
+    EXPECT_EQ(r->state, JobState::INACTIVE);
+    EXPECT_FALSE(r->allocated);
+    EXPECT_EQ(flux::jobmgr::job_result(r->fatal, r->fatal_type, r->wait_status), JobResult::FAILED);
+}
+
+TEST(Replay, TheFirstFatalExceptionDecides)
+{
+    auto r = replay_eventlog(
+        with(submitted, {ev("exception", R"({"type":"test","severity":1,"note":"minor"})"),
+                         ev("exception", R"({"type":"cancel","severity":0,"userid":5,"note":"by user"})"),
+                         ev("exception", R"({"type":"timeout","severity":0,"note":"later"})"), ev("clean")}));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->state, JobState::INACTIVE);
+    EXPECT_TRUE(r->fatal);
+    EXPECT_EQ(r->fatal_type, "cancel");
+    EXPECT_EQ(r->fatal_note, "by user");
+    EXPECT_EQ(flux::jobmgr::job_result(r->fatal, r->fatal_type, r->wait_status), JobResult::CANCELED);
+    // A severity above 0 alone ends nothing.
+    r = replay_eventlog(with(submitted, {ev("exception", R"({"type":"test","severity":1,"note":""})")}));
+    EXPECT_FALSE(r->fatal);
+    EXPECT_EQ(r->state, JobState::DEPEND);
+}
+
+TEST(Replay, Results)
+{
+    using flux::jobmgr::job_result;
+    EXPECT_EQ(job_result(false, "", 0), JobResult::COMPLETED);
+    EXPECT_EQ(job_result(false, "", 1 << 8), JobResult::FAILED);
+    EXPECT_EQ(job_result(true, "timeout", 0), JobResult::TIMEOUT);
+    EXPECT_EQ(job_result(true, "exec", 0), JobResult::FAILED);
+}
+
+TEST(Replay, ABadLogIsRefused)
+{
+    for (const auto& log : std::vector<std::vector<std::string>>{
+             {},
+             {"not json"},
+             {R"({"name":"submit"})"},         // no timestamp
+             {R"({"timestamp":1,"name":5})"},  // name not a string
+             {ev("validate")},                 // not begun with submit
+             with(submitted, {R"(["an","array"])"}),
+         }) {
+        auto r = replay_eventlog(log);
+        ASSERT_FALSE(r) << (log.empty() ? "(empty)" : log.back());
+        EXPECT_EQ(r.error().errnum, EPROTO);
+    }
+    // Context fields of the wrong type fall back to defaults instead.
+    auto r = replay_eventlog({ev("submit", R"({"userid":"x","urgency":null})")});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->userid, 0u);
+    EXPECT_EQ(r->urgency, 16);
+}

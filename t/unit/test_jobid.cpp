@@ -442,6 +442,10 @@ TEST(JobState, TransitionsOfTheJobManager)
         s = job_state_after(s, event);
         EXPECT_EQ(s, next) << event;
     }
+    // A restarted job manager sends scheduled jobs back for a priority.
+    EXPECT_EQ(job_state_after(S::SCHED, "flux-restart"), S::PRIORITY);
+    EXPECT_EQ(job_state_after(S::RUN, "flux-restart"), S::RUN);
+    EXPECT_EQ(job_state_after(S::DEPEND, "flux-restart"), S::DEPEND);
     // A new priority while scheduled does not move the job back.
     EXPECT_EQ(job_state_after(S::SCHED, "priority"), S::SCHED);
     EXPECT_EQ(job_state_after(S::RUN, "priority"), S::RUN);

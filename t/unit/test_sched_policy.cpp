@@ -328,6 +328,26 @@ TEST(SchedQueue, CancelRemovesAPendingRequest)
     EXPECT_EQ(f.p.pending_count(), 0u);
 }
 
+TEST(SchedQueue, ForgetJobsFreesEverything)
+{
+    Fixture f(make_R(1));
+    f.add(job(1, slots(2, 1, 0, 100)));
+    f.pass();
+    f.add(job(2, slots(4, 1, 0, 50)));  // blocked: a reservation is computed
+    EXPECT_TRUE(f.pass().empty());
+    f.p.forget_jobs();
+    EXPECT_EQ(f.p.pending_count(), 0u);
+    EXPECT_EQ(f.p.running_count(), 0u);
+    EXPECT_FALSE(f.p.reservation().has_value());
+    EXPECT_EQ(f.p.pool().free_cores_up(), 4u);
+    // What a new job manager's hello says is running is taken again.
+    Rlist R;
+    ASSERT_TRUE(R.add_node(0, "node0", ids("0"), IdSet{}).has_value());
+    ASSERT_TRUE(f.p.add_running(1, R).has_value());
+    f.add(job(3, slots(3)));
+    EXPECT_EQ(f.pass()[3], "rank0/core[1-3]");
+}
+
 TEST(SchedQueue, FreedResourcesGoToTheHead)
 {
     Fixture f(make_R(1));

@@ -85,6 +85,8 @@ JobState job_state_after(JobState state, std::string_view event, bool fatal)
         return JobState::PRIORITY;
     if (event == "priority" && state == JobState::PRIORITY)
         return JobState::SCHED;
+    if (event == "flux-restart" && state == JobState::SCHED)
+        return JobState::PRIORITY;
     if (event == "alloc")
         return JobState::RUN;
     if (event == "finish" && state == JobState::RUN)

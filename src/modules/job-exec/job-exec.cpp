@@ -374,10 +374,16 @@ void Exec::pmi_exchange(const Message& m)
     job->pmi_waiting.clear();
 }
 
+// A client went away. When it is the job manager that started jobs (it was
+// unloaded or reloaded), nobody would hear of their ends any more: kill
+// them. A job manager that starts again fails them from its store.
 void Exec::disconnect(const Message& m)
 {
-    for (auto& [id, job] : jobs_)
+    for (auto& [id, job] : jobs_) {
         std::erase_if(job->pmi_waiting, [&](const Message& w) { return w.route == m.route; });
+        if (!job->over && job->start.route == m.route)
+            signal_all(*job, SIGKILL);
+    }
 }
 
 int job_exec_main(Handle& h, const std::vector<std::string>& args)

@@ -37,6 +37,12 @@ void JobManager::sched_ready(const Message& m)
     sched_route_ = m.route.empty() ? std::string() : m.route.front();
     respond(m);
     alloc_all();
+    // Allocations whose free waited for a scheduler (it heard of them in
+    // its hello): a job that ended while none was loaded, or one taken up
+    // from the store at start.
+    for (auto& [id, job] : jobs_)
+        if (job->state == State::CLEANUP && job->has_resources && !job->exec_running)
+            request_free(*job);
 }
 
 // Ask for resources for every job that wants them, in priority order.
@@ -110,6 +116,13 @@ void JobManager::alloc_response(const Message& m)
             out(Message::request("sched.free",
                                  fmt::format(R"({{"id":{},"R":{},"final":true}})", id, resp["R"].dump())));
         }
+        return;
+    }
+    if (type == 0 && quiescing_ && job->state == State::SCHED) {
+        // Granted as the instance shuts down: give it back; the job stays
+        // pending for the next start.
+        job->alloc_pending = false;
+        out(Message::request("sched.free", fmt::format(R"({{"id":{},"R":{},"final":true}})", id, resp["R"].dump())));
         return;
     }
     switch (type) {

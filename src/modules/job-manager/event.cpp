@@ -8,6 +8,7 @@
 #include <flux/clock.hpp>
 
 #include "manager.hpp"
+#include "replay.hpp"
 
 namespace flux::jobmgr {
 
@@ -131,14 +132,7 @@ void JobManager::clear_annotations(Job& job)
 
 JobResult JobManager::result_of(const Job& job) const
 {
-    if (job.fatal) {
-        if (job.fatal_type == "cancel")
-            return JobResult::CANCELED;
-        if (job.fatal_type == "timeout")
-            return JobResult::TIMEOUT;
-        return JobResult::FAILED;
-    }
-    return job.wait_status == 0 ? JobResult::COMPLETED : JobResult::FAILED;
+    return job_result(job.fatal, job.fatal_type, job.wait_status);
 }
 
 void JobManager::enter_inactive(Job& job)

@@ -31,7 +31,7 @@ JobManager::~JobManager()
             respond_error(w.req, ENOSYS, "job-manager unloaded");
     for (const auto& w : waiters_)
         respond_error(w.first, ENOSYS, "job-manager unloaded");
-    for (const auto* v : {&drain_waiters_, &idle_waiters_})
+    for (const auto* v : {&drain_waiters_, &idle_waiters_, &quiesce_waiters_})
         for (const auto& m : *v)
             respond_error(m, ENOSYS, "job-manager unloaded");
     flush();
@@ -67,6 +67,7 @@ void JobManager::respond_error(const Message& req, int errnum, std::string text)
 
 void JobManager::flush()
 {
+    check_quiesced();
     if (!journal_batch_.empty()) {
         std::string payload = fmt::format(R"({{"events":[{}]}})", journal_batch_);
         journal_batch_.clear();
@@ -165,6 +166,7 @@ int job_manager_main(Handle& h, const std::vector<std::string>& args)
         return -1;
     }
     JobManager jm(h, std::move(*db));
+    jm.restart();
 
     struct Entry {
         MsgType type;
@@ -191,6 +193,7 @@ int job_manager_main(Handle& h, const std::vector<std::string>& args)
         {MsgType::request, "job-manager.queue-drain", &JobManager::queue_drain, role::all},
         {MsgType::request, "job-manager.queue-idle", &JobManager::queue_idle, role::all},
         {MsgType::request, "job-manager.getinfo", &JobManager::getinfo, role::all},
+        {MsgType::request, "job-manager.quiesce", &JobManager::quiesce, role::owner},
         {MsgType::request, "job-manager.disconnect", &JobManager::disconnect, role::all},
         {MsgType::request, "job-info.lookup", &JobManager::lookup, role::all},
         {MsgType::request, "job-info.eventlog-watch", &JobManager::eventlog_watch, role::all},
@@ -217,6 +220,9 @@ int job_manager_main(Handle& h, const std::vector<std::string>& args)
         h.log(2, fmt::format("cannot register job-info: {}", r.error().message()));
         return -1;
     }
+    // A scheduler loaded before us (the job manager was reloaded) lost its
+    // job manager: ask it for the handshake again. Without one, no answer.
+    (void)h.send(Message::request("sched.hello", "{}", NODEID_ANY, msgflag::noresponse));
     return h.reactor().run();
 }
 

@@ -295,6 +295,22 @@ Result<std::vector<std::string>> JobDb::entries(std::uint64_t id, Log log)
     return out;
 }
 
+Result<std::uint32_t> JobDb::next_seq(std::uint64_t id, Log log)
+{
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT COALESCE(MAX(seq) + 1, 0) FROM logs WHERE id = ? AND log = ?", -1, &st,
+                           nullptr) != SQLITE_OK)
+        return std::unexpected(error("prepare"));
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(id));
+    sqlite3_bind_int(st, 2, static_cast<int>(log));
+    int rc = sqlite3_step(st);
+    auto next = static_cast<std::uint32_t>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return std::unexpected(error("read log"));
+    return next;
+}
+
 Result<std::vector<std::uint64_t>> JobDb::ids(bool active_only)
 {
     const char* sql = active_only ? "SELECT id FROM active ORDER BY id" : "SELECT id FROM jobs ORDER BY id";

@@ -18,7 +18,6 @@ struct sqlite3_stmt;
 
 namespace flux::jobmgr {
 
-/// Which log of a job an entry belongs to.
 /// Which log of a job an entry belongs to. R is stored as the one entry of
 /// a log of its own.
 enum class Log : int { eventlog = 0, output = 1, exec = 2, input = 3, R = 4 };
@@ -42,6 +41,9 @@ public:
     Result<std::uint32_t> userid(std::uint64_t id);
     /// Entries of a log in order, each without a trailing newline.
     Result<std::vector<std::string>> entries(std::uint64_t id, Log log);
+
+    /// The sequence number the next entry of a log takes (0 for none yet).
+    Result<std::uint32_t> next_seq(std::uint64_t id, Log log);
 
     /// Ids of every stored job, or of those not marked inactive, ascending.
     Result<std::vector<std::uint64_t>> ids(bool active_only);

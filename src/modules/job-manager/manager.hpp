@@ -61,6 +61,12 @@ public:
     void queue_idle(const Message& m);
     void getinfo(const Message& m);
     void disconnect(const Message& m);
+    void quiesce(const Message& m);  // restart.cpp
+
+    /// Take up the active jobs a previous run left in the store: pending
+    /// jobs are queued again, running ones (their processes died with that
+    /// run) fail, and those cleaning up finish. Called once, at start.
+    void restart();
 
     /// Commit the store, then send everything queued. Runs before the
     /// reactor blocks.
@@ -94,10 +100,14 @@ private:
 
     // --- dependencies (submit.cpp) ---
     void resolve_deps(Job& job);
+    void evaluate_deps(Job& job);
+    /// The result of an inactive job, from memory or the store (restart.cpp).
+    std::optional<JobResult> stored_result(JobId id);
     void check_dependents(const Job& target, bool started);
 
     // --- queue (queue.cpp) ---
     void check_queue_waiters();
+    void check_quiesced();
 
     // --- helpers ---
     void out(Message msg);
@@ -115,10 +125,9 @@ private:
     std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;  // active jobs
     std::vector<JobId> uncommitted_;                        // jobs submitted since the last commit
     std::vector<Message> outbox_;
-    std::vector<JobId> reap_;
-    std::vector<std::function<void()>>
-        after_commit_;                       // RPCs whose futures we keep  // inactive jobs to drop at the next flush
-    std::shared_ptr<const Spec> last_spec_;  // intern cache: bulk submissions share a text
+    std::vector<JobId> reap_;                          // inactive jobs to drop at the next flush
+    std::vector<std::function<void()>> after_commit_;  // RPCs whose futures we keep
+    std::shared_ptr<const Spec> last_spec_;            // intern cache: bulk submissions share a text
     JobId max_id_ = 0;
 
     // finished jobs: result per id (for dependencies and wait)
@@ -151,9 +160,11 @@ private:
     bool queue_started_ = true;
     std::string queue_stop_reason_;
     std::vector<Message> drain_waiters_, idle_waiters_;
-    std::size_t nactive_ = 0, nrunning_ = 0;
-    std::size_t reaped_since_trim_ =
-        0;  // jobs freed since the last malloc_trim  // jobs not INACTIVE; in RUN or CLEANUP
+    bool quiescing_ = false;  // the instance is shutting down: start nothing more
+    std::vector<Message> quiesce_waiters_;
+    std::size_t nactive_ = 0;            // jobs not INACTIVE
+    std::size_t nrunning_ = 0;           // jobs in RUN or CLEANUP
+    std::size_t reaped_since_trim_ = 0;  // jobs freed since the last malloc_trim
 };
 
 }  // namespace flux::jobmgr

@@ -331,7 +331,7 @@ void JobManager::resolve_deps(Job& job)
             return;
         }
         Job* t = find(*target);
-        if (!t && !results_.contains(*target)) {
+        if (!t && !stored_result(*target)) {
             fatal_exception(job, "dependency", fmt::format("{}: job {} not found", scheme, value), job.userid);
             return;
         }
@@ -344,7 +344,13 @@ void JobManager::resolve_deps(Job& job)
         job.deps.push_back(Dependency{scheme, *target, desc});
         post(job, "dependency-add", ojson{{"description", desc}});
     }
-    // Evaluate those whose target is already decided.
+    evaluate_deps(job);
+}
+
+// Resolve the job's dependencies whose target is already decided; wait for
+// the others.
+void JobManager::evaluate_deps(Job& job)
+{
     for (auto it = job.deps.begin(); it != job.deps.end();) {
         Job* t = find(it->target);
         bool done = !t || t->state == State::INACTIVE;
@@ -354,7 +360,16 @@ void JobManager::resolve_deps(Job& job)
             ++it;
             continue;
         }
-        JobResult r = done ? results_.at(it->target) : JobResult::COMPLETED;
+        JobResult r = JobResult::COMPLETED;
+        if (done) {
+            auto stored = stored_result(it->target);
+            if (!stored) {
+                job.deps.clear();
+                fatal_exception(job, "dependency", fmt::format("{}: job not found", it->description), job.userid);
+                return;
+            }
+            r = *stored;
+        }
         bool ok = it->scheme == "after" || it->scheme == "afterany" ||
                   (it->scheme == "afterok" && r == JobResult::COMPLETED) ||
                   (it->scheme == "afternotok" && r != JobResult::COMPLETED);

@@ -131,6 +131,23 @@ bool Policy::cancel(std::uint64_t id)
     return true;
 }
 
+void Policy::forget_jobs()
+{
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, p] : jobs_)
+        ids.push_back(id);
+    for (auto id : ids)
+        remove_pending(id);
+    ids.clear();
+    for (const auto& [id, rj] : running_)
+        ids.push_back(id);
+    for (auto id : ids)
+        (void)release(id, Rlist{}, true);
+    resv_.reset();
+    blocked_.reset();
+    dirty_ = true;
+}
+
 void Policy::prioritize(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& updates)
 {
     for (const auto& [id, priority] : updates) {

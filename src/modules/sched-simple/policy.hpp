@@ -73,6 +73,9 @@ public:
     Result<void> enqueue(const Job& job);
     /// Remove a pending request; false if there was none.
     bool cancel(std::uint64_t id);
+    /// Forget every job, pending or running (their resources are free
+    /// again): a new job manager is about to say which jobs hold what.
+    void forget_jobs();
     /// Change priorities of pending jobs (unknown ids are ignored).
     void prioritize(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& updates);
     /// Return the part of R that job `id` holds; with `final` (or when

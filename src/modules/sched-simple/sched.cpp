@@ -105,6 +105,7 @@ public:
     void feasibility(const Message& m);
     void resource_status(const Message& m);
     void disconnect(const Message& m);
+    void hello_again(const Message& m);
 
 private:
     void on_acquire(Future& f);
@@ -462,6 +463,23 @@ void Sched::disconnect(const Message& m)
     want_pass();
 }
 
+// A job manager that (re)started asks for the handshake again: the one
+// that heard the last is gone, with what it asked for. Its hello tells
+// which jobs hold resources now.
+void Sched::hello_again(const Message&)
+{
+    if (!ready_)
+        return;  // the first handshake is still to come or under way
+    ready_ = false;
+    requests_.clear();
+    routes_.clear();
+    policy_.forget_jobs();
+    ready_f_.cancel();
+    h_.log(LOG_INFO, "the job manager restarted: saying hello again");
+    hello_ = h_.rpc("job-manager.sched-hello", "{}");
+    hello_.then([this](Future& hf) { on_hello(hf); });
+}
+
 void Sched::fail_pending(const std::string& why)
 {
     for (const auto& [id, m] : requests_)
@@ -530,6 +548,7 @@ int sched_main(Handle& h, const std::vector<std::string>& args)
         {"sched.feasibility", &Sched::feasibility, role::owner | role::user, true},
         {"sched.resource-status", &Sched::resource_status, role::owner | role::user, true},
         {"sched.disconnect", &Sched::disconnect, role::all, false},
+        {"sched.hello", &Sched::hello_again, role::owner, false},
     };
     auto mode = configured_mode(h, args);
     if (!mode) {
