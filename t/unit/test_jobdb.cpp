@@ -119,6 +119,14 @@ TEST_F(JobDbTest, MissingThingsAreENOENT)
     EXPECT_FALSE(db->userid(6));
 }
 
+TEST_F(JobDbTest, AStoreThatCannotBeOpenedSaysWhere)
+{
+    auto d = JobDb::open(dir_ + "/no/such/dir/job.db");
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().errnum, EIO);
+    EXPECT_NE(d.error().message().find("no/such/dir/job.db"), std::string::npos);
+}
+
 TEST_F(JobDbTest, AnOpenTransactionIsCommittedOnClose)
 {
     {
